@@ -1,0 +1,44 @@
+package dev.partwright.commandstore;
+
+import dev.partwright.schemas.Topics;
+import java.util.Objects;
+
+/**
+ * Where the command store lives and how its topics are laid out.
+ *
+ * @param bootstrapServers Kafka bootstrap servers
+ * @param commandsTopic the log of commands and outcomes, keyed by aggregate id
+ * @param boundariesTopic the boundary-change topic, keyed by root table
+ * @param partitions partition count of the commands and boundaries topics (one writer per aggregate: its partition)
+ * @param replicationFactor replication factor of every topic the store creates
+ * @param minInsyncReplicas {@code min.insync.replicas} of those topics
+ */
+public record CommandStoreConfig(
+    String bootstrapServers,
+    String commandsTopic,
+    String boundariesTopic,
+    int partitions,
+    short replicationFactor,
+    int minInsyncReplicas) {
+
+  public CommandStoreConfig {
+    Objects.requireNonNull(bootstrapServers, "bootstrapServers");
+    Objects.requireNonNull(commandsTopic, "commandsTopic");
+    Objects.requireNonNull(boundariesTopic, "boundariesTopic");
+    if (partitions < 1) {
+      throw new IllegalArgumentException("partitions must be >= 1, got " + partitions);
+    }
+    if (replicationFactor < 1) {
+      throw new IllegalArgumentException("replication factor must be >= 1, got " + replicationFactor);
+    }
+    if (minInsyncReplicas < 1 || minInsyncReplicas > replicationFactor) {
+      throw new IllegalArgumentException("min.insync.replicas must be between 1 and the replication factor ("
+          + replicationFactor + "), got " + minInsyncReplicas);
+    }
+  }
+
+  /** Standard topic names, 6 partitions, replication 1: a single-broker setup such as the demo's. */
+  public static CommandStoreConfig singleBroker(String bootstrapServers) {
+    return new CommandStoreConfig(bootstrapServers, Topics.COMMANDS, Topics.BOUNDARIES, 6, (short) 1, 1);
+  }
+}
