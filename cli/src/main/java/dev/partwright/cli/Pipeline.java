@@ -21,6 +21,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
@@ -114,7 +115,9 @@ final class Pipeline implements AutoCloseable {
 
   private static void closeQuietly(KafkaStreams streams, AutoCloseable... others) {
     if (streams != null) {
-      streams.close(Duration.ofSeconds(10));
+      // leave the group now: otherwise the next instance waits a whole session timeout to rebalance
+      streams.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+          .withTimeout(Duration.ofSeconds(10)));
     }
     for (AutoCloseable c : others) {
       if (c != null) {
