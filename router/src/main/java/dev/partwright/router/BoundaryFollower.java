@@ -4,11 +4,16 @@ import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
 import dev.partwright.schemas.Topics;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
@@ -20,7 +25,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Feeds a {@link PartitionRouter} from the boundary topic: reads it from the beginning (committed
  * records only), then follows it, on a daemon thread. No consumer group: every application
- * instance sees every change.
+ * instance sees every change. Each poll's records are applied as one batch, so bootstrapping from a
+ * compacted topic of thousands of partitions rebuilds each table's snapshot once per poll.
  */
 public final class BoundaryFollower implements AutoCloseable {
 
@@ -31,6 +37,8 @@ public final class BoundaryFollower implements AutoCloseable {
   private final AvroSerde<BoundaryChange> serde = AvroSerde.of(BoundaryChange.class);
   private final AtomicBoolean running = new AtomicBoolean(true);
   private final Thread thread;
+  private final Map<TopicPartition, Long> endAtStart;
+  private final CountDownLatch caughtUp = new CountDownLatch(1);
 
   private BoundaryFollower(PartitionRouter router, String bootstrapServers, String topic) {
     this.router = router;
@@ -45,6 +53,7 @@ public final class BoundaryFollower implements AutoCloseable {
         .toList();
     consumer.assign(partitions);
     consumer.seekToBeginning(partitions);
+    this.endAtStart = consumer.endOffsets(partitions, Duration.ofSeconds(30));
     this.thread = new Thread(this::run, "partwright-router-" + topic);
     this.thread.setDaemon(true);
   }
@@ -60,22 +69,66 @@ public final class BoundaryFollower implements AutoCloseable {
     return follow(router, bootstrapServers, Topics.BOUNDARIES);
   }
 
+  /**
+   * Waits until the router holds every change that was in the topic when following started (what an
+   * application waits for before serving). Returns false on timeout.
+   */
+  public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
+    return caughtUp.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
   private void run() {
     try {
+      checkCaughtUp();
       while (running.get()) {
-        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-          try {
-            router.apply(serde.decode(r.topic(), r.value()));
-          } catch (RuntimeException e) {
-            LOG.warn("skipping boundary change {}-{}@{}: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
-          }
+        ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
+        if (!records.isEmpty()) {
+          apply(records);
         }
+        checkCaughtUp();
       }
     } catch (WakeupException e) {
       // closing
+    } catch (RuntimeException e) {
+      LOG.error("boundary follower stopped: {}", e.toString(), e);
     } finally {
       consumer.close();
     }
+  }
+
+  private void apply(ConsumerRecords<String, byte[]> records) {
+    List<BoundaryChange> batch = new ArrayList<>(records.count());
+    for (ConsumerRecord<String, byte[]> r : records) {
+      try {
+        batch.add(serde.decode(r.topic(), r.value()));
+      } catch (RuntimeException e) {
+        LOG.warn("skipping undecodable boundary change {}-{}@{}: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
+      }
+    }
+    try {
+      router.applyAll(batch);
+    } catch (RuntimeException batchFailure) {
+      // one malformed change: re-apply one by one (idempotent) so only that one is skipped
+      for (BoundaryChange change : batch) {
+        try {
+          router.apply(change);
+        } catch (RuntimeException e) {
+          LOG.warn("skipping boundary change {} of {}: {}", change.getAggregateVersion(), change.getAggregateId(), e.getMessage());
+        }
+      }
+    }
+  }
+
+  private void checkCaughtUp() {
+    if (caughtUp.getCount() == 0) {
+      return;
+    }
+    for (Map.Entry<TopicPartition, Long> e : endAtStart.entrySet()) {
+      if (consumer.position(e.getKey()) < e.getValue()) {
+        return;
+      }
+    }
+    caughtUp.countDown();
   }
 
   @Override

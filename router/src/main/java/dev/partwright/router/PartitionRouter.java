@@ -1,190 +1,410 @@
 package dev.partwright.router;
 
 import dev.partwright.schemas.BoundaryChange;
-import dev.partwright.schemas.DateValue;
-import dev.partwright.schemas.DefaultBound;
-import dev.partwright.schemas.Int32Value;
-import dev.partwright.schemas.Int64Value;
+import dev.partwright.schemas.HashBound;
 import dev.partwright.schemas.PartitionAdded;
 import dev.partwright.schemas.PartitionKey;
 import dev.partwright.schemas.PartitionReplaced;
 import dev.partwright.schemas.PartitionRetired;
-import dev.partwright.schemas.RangeBound;
-import dev.partwright.schemas.Strategy;
-import dev.partwright.schemas.TimestampTzValue;
-import dev.partwright.schemas.Unbounded;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZonedDateTime;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Resolves a row's partition from the boundary changes the workers publish, the same answer
- * PostgreSQL's tuple routing gives. Reads take no lock: each table's boundaries are an immutable
- * sorted array swapped atomically on change. Changes apply in aggregate-version order per
- * partition; a stale change (older version than the one held) is ignored.
+ * Resolves a row to its partition from the boundary changes the workers publish (or that
+ * {@link PgCatalogBoundarySource} reads from the catalog): the same answer PostgreSQL's tuple routing
+ * gives, for range, list and hash partitioning and through every level of a composite scheme.
+ *
+ * <p>Reads take no lock: each partitioned table is an immutable {@code Level}, and the map of them is
+ * swapped atomically after every change. A range lookup is a binary search over plain arrays; a hash
+ * lookup computes PostgreSQL's partition hash ({@link PgHash}). Changes apply in aggregate-version
+ * order per partition; a change older than the one held for its partition is ignored.
+ *
+ * <p>Table and partition names are qualified, {@code schema.table}, as the boundary changes carry them.
+ * Text keys are compared by UTF-8 bytes, which is PostgreSQL's order under the C collation only; a
+ * text range key under another collation cannot be routed (the catalog source refuses it).
  */
 public final class PartitionRouter {
 
-  private record Routes(Strategy strategy, String keyType, RangeTable ranges) {}
+  /** What to answer when no partition of a table covers a value but the table has a DEFAULT partition. */
+  public enum WhenUncovered {
+    /** The DEFAULT partition, as PostgreSQL does. */
+    USE_DEFAULT_PARTITION,
+    /** A {@link PartitionNotFoundException}, for applications that treat rows in DEFAULT as a fault. */
+    THROW
+  }
 
-  private volatile Map<String, Routes> tables = Map.of();
+  private static final Logger LOG = LoggerFactory.getLogger(PartitionRouter.class);
+
+  /** What the writer knows of one partitioned table. Guarded by {@code this}. */
+  private static final class TableDef {
+    PartitionKey key;
+    final Map<String, Object> bounds = new LinkedHashMap<>();
+
+    TableDef(PartitionKey key) {
+      this.key = key;
+    }
+  }
+
+  private final WhenUncovered whenUncovered;
+  private volatile Map<String, Level> levels = Map.of();
+  private final Map<String, TableDef> defs = new HashMap<>();
+  private final Map<String, String> parentOf = new HashMap<>();
   private final Map<String, Long> versions = new HashMap<>();
   private final List<Consumer<BoundaryChange>> listeners = new CopyOnWriteArrayList<>();
 
-  /** Registers a listener called after every applied change (on the applying thread). */
+  /** A router that answers the DEFAULT partition where nothing else covers a value, like PostgreSQL. */
+  public PartitionRouter() {
+    this(WhenUncovered.USE_DEFAULT_PARTITION);
+  }
+
+  public PartitionRouter(WhenUncovered whenUncovered) {
+    this.whenUncovered = whenUncovered;
+  }
+
+  /**
+   * Registers a listener called after every applied change (on the applying thread, after readers can
+   * see it), for cache invalidation. A listener that throws is logged and does not stop the others.
+   */
   public void addListener(Consumer<BoundaryChange> listener) {
     listeners.add(listener);
   }
 
-  /** Applies one boundary change; returns false when it was stale and ignored. */
-  public synchronized boolean apply(BoundaryChange change) {
+  public void removeListener(Consumer<BoundaryChange> listener) {
+    listeners.remove(listener);
+  }
+
+  /**
+   * Applies one boundary change; returns false when it was stale and ignored.
+   *
+   * @throws IllegalArgumentException when the change is malformed (a bound that does not fit the key)
+   * @throws UnsupportedPartitionKeyException when the key has a type the router cannot reproduce
+   */
+  public boolean apply(BoundaryChange change) {
+    return applyAll(List.of(change)) == 1;
+  }
+
+  /**
+   * Applies changes in order and makes them visible to readers at once (a snapshot is rebuilt once per
+   * table touched, not once per change: how to bootstrap thousands of partitions). Returns how many
+   * were applied (not stale). If one is malformed it throws; the changes before it stay applied.
+   */
+  public synchronized int applyAll(Collection<BoundaryChange> changes) {
+    Set<String> touched = new HashSet<>();
+    List<BoundaryChange> applied = new ArrayList<>();
+    try {
+      for (BoundaryChange change : changes) {
+        if (applyOne(change, touched)) {
+          applied.add(change);
+        }
+      }
+    } finally {
+      publish(touched);
+      for (BoundaryChange change : applied) {
+        for (Consumer<BoundaryChange> listener : listeners) {
+          try {
+            listener.accept(change);
+          } catch (RuntimeException e) {
+            LOG.warn("boundary change listener {} failed on {}", listener, change, e);
+          }
+        }
+      }
+    }
+    return applied.size();
+  }
+
+  private boolean applyOne(BoundaryChange change, Set<String> touched) {
     Object c = change.getChange();
-    String partition;
+    long version = change.getAggregateVersion();
     if (c instanceof PartitionAdded a) {
-      partition = a.getPartition();
+      if (stale(a.getPartition(), version)) {
+        return false;
+      }
+      check(a.getParent(), a.getParentKey(), a.getPartition(), a.getBound());
+      if (a.getSubpartitionBy() != null) {
+        Level.build(a.getPartition(), a.getSubpartitionBy(), Map.of(), Set.of());
+      }
+      versions.put(a.getPartition(), version);
+      attach(a.getParent(), a.getParentKey(), a.getPartition(), a.getBound(), touched);
+      if (a.getSubpartitionBy() != null) {
+        define(a.getPartition(), a.getSubpartitionBy(), touched);
+      }
     } else if (c instanceof PartitionRetired r) {
-      partition = r.getPartition();
+      if (stale(r.getPartition(), version)) {
+        return false;
+      }
+      versions.put(r.getPartition(), version);
+      detach(r.getParent(), r.getPartition(), touched);
     } else if (c instanceof PartitionReplaced r) {
-      partition = r.getPartition();
+      if (stale(r.getPartition(), version)) {
+        return false;
+      }
+      check(r.getParent(), r.getParentKey(), r.getPartition(), r.getBound());
+      versions.put(r.getPartition(), version);
+      versions.merge(r.getReplaced(), version, Math::max);
+      if (!r.getReplaced().equals(r.getPartition())) {
+        detach(r.getParent(), r.getReplaced(), touched);
+      }
+      attach(r.getParent(), r.getParentKey(), r.getPartition(), r.getBound(), touched);
     } else {
       throw new IllegalArgumentException("unknown boundary change " + c);
-    }
-    Long held = versions.get(partition);
-    if (held != null && held > change.getAggregateVersion()) {
-      return false;
-    }
-    versions.put(partition, change.getAggregateVersion());
-    Map<String, Routes> next = new HashMap<>(tables);
-    if (c instanceof PartitionAdded a) {
-      next.put(a.getParent(), added(next.get(a.getParent()), a.getParentKey(), a.getPartition(), a.getBound()));
-    } else if (c instanceof PartitionRetired r) {
-      Routes routes = next.get(r.getParent());
-      if (routes != null) {
-        next.put(r.getParent(), new Routes(routes.strategy(), routes.keyType(), routes.ranges().without(r.getPartition())));
-      }
-    } else if (c instanceof PartitionReplaced r) {
-      Routes routes = next.get(r.getParent());
-      if (routes != null) {
-        routes = new Routes(routes.strategy(), routes.keyType(), routes.ranges().without(r.getReplaced()));
-      }
-      next.put(r.getParent(), added(routes, r.getParentKey(), r.getPartition(), r.getBound()));
-    }
-    tables = Map.copyOf(next);
-    for (Consumer<BoundaryChange> listener : listeners) {
-      listener.accept(change);
     }
     return true;
   }
 
-  private static Routes added(Routes routes, PartitionKey key, String partition, Object bound) {
-    if (key.getStrategy() != Strategy.RANGE || key.getColumns().size() != 1) {
-      throw new UnsupportedOperationException("router supports single-column range tables; "
-          + key.getStrategy() + " on " + key.getColumns() + " is not supported yet");
+  private boolean stale(String partition, long version) {
+    Long held = versions.get(partition);
+    return held != null && held > version;
+  }
+
+  /** Validates a partition's bound against its parent's key before anything is changed. */
+  private void check(String parent, PartitionKey key, String partition, Object bound) {
+    Level.build(parent, key, Map.of(partition, bound), Set.of());
+    TableDef def = defs.get(parent);
+    if (bound instanceof HashBound h && def != null && sameKey(def.key, key)) {
+      for (Map.Entry<String, Object> e : def.bounds.entrySet()) {
+        if (!e.getKey().equals(partition) && e.getValue() instanceof HashBound other) {
+          int big = Math.max(h.getModulus(), other.getModulus());
+          int small = Math.min(h.getModulus(), other.getModulus());
+          if (big % small != 0) {
+            throw new IllegalArgumentException("partition " + partition + " of " + parent + " has modulus " + h.getModulus()
+                + ", which does not divide or multiply modulus " + other.getModulus() + " of " + e.getKey());
+          }
+        }
+      }
     }
-    RangeTable ranges = routes == null ? RangeTable.EMPTY : routes.ranges();
-    if (bound instanceof DefaultBound) {
-      ranges = ranges.withDefault(partition);
-    } else if (bound instanceof RangeBound r) {
-      ranges = ranges.with(partition, lowerKey(r.getFrom().get(0)), upperKey(r.getTo().get(0)));
+  }
+
+  private void attach(String parent, PartitionKey key, String partition, Object bound, Set<String> touched) {
+    String previousParent = parentOf.get(partition);
+    if (previousParent != null && !previousParent.equals(parent)) {
+      TableDef old = defs.get(previousParent);
+      if (old != null) {
+        old.bounds.remove(partition);
+        touched.add(previousParent);
+      }
+    }
+    define(parent, key, touched);
+    defs.get(parent).bounds.put(partition, bound);
+    parentOf.put(partition, parent);
+    touched.add(parent);
+  }
+
+  /** Makes sure {@code table} is known as partitioned by {@code key}; a different key means a new table. */
+  private void define(String table, PartitionKey key, Set<String> touched) {
+    TableDef def = defs.get(table);
+    if (def == null) {
+      defs.put(table, new TableDef(key));
+      touchDefinition(table, touched);
+    } else if (!sameKey(def.key, key)) {
+      // PostgreSQL cannot change a partition key: the table was dropped and created again
+      for (String child : List.copyOf(def.bounds.keySet())) {
+        removeSubtree(child, touched);
+        parentOf.remove(child);
+      }
+      def.bounds.clear();
+      def.key = key;
+      touched.add(table);
     } else {
-      throw new IllegalArgumentException("range table " + partition + " with a non-range bound " + bound);
+      def.key = key;
     }
-    return new Routes(key.getStrategy(), key.getTypes().get(0), ranges);
   }
 
-  private static long lowerKey(Object v) {
-    return v instanceof Unbounded ? Long.MIN_VALUE : key(v);
-  }
-
-  private static long upperKey(Object v) {
-    return v instanceof Unbounded ? Long.MAX_VALUE : key(v);
-  }
-
-  private static long key(Object v) {
-    if (v instanceof TimestampTzValue t) {
-      return micros(t.getMicros());
-    } else if (v instanceof DateValue d) {
-      return d.getDate().toEpochDay();
-    } else if (v instanceof Int64Value i) {
-      return i.getValue();
-    } else if (v instanceof Int32Value i) {
-      return i.getValue();
+  private void detach(String parent, String partition, Set<String> touched) {
+    TableDef def = defs.get(parent);
+    if (def != null && def.bounds.remove(partition) != null) {
+      touched.add(parent);
     }
-    throw new UnsupportedOperationException("range key value " + v + " is not supported yet");
+    if (parent.equals(parentOf.get(partition))) {
+      parentOf.remove(partition);
+    }
+    removeSubtree(partition, touched);
   }
 
-  static long micros(Instant t) {
-    return Math.addExact(Math.multiplyExact(t.getEpochSecond(), 1_000_000L), t.getNano() / 1_000);
+  /** A detached partitioned partition takes its whole subtree out of routing. */
+  private void removeSubtree(String table, Set<String> touched) {
+    TableDef def = defs.remove(table);
+    if (def == null) {
+      return;
+    }
+    touchDefinition(table, touched);
+    for (String child : def.bounds.keySet()) {
+      if (table.equals(parentOf.get(child))) {
+        parentOf.remove(child);
+      }
+      removeSubtree(child, touched);
+    }
   }
 
-  /** Number of partitions known for {@code table} (qualified schema.table), DEFAULT included. */
+  /** A table became (or stopped being) partitioned: its parent's level must flag it. */
+  private void touchDefinition(String table, Set<String> touched) {
+    touched.add(table);
+    String parent = parentOf.get(table);
+    if (parent != null) {
+      touched.add(parent);
+    }
+  }
+
+  private static boolean sameKey(PartitionKey a, PartitionKey b) {
+    if (a.getStrategy() != b.getStrategy() || !a.getColumns().equals(b.getColumns()) || a.getTypes().size() != b.getTypes().size()) {
+      return false;
+    }
+    for (int i = 0; i < a.getTypes().size(); i++) {
+      if (!KeyType.column("", "", a.getTypes().get(i)).equals(KeyType.column("", "", b.getTypes().get(i)))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private void publish(Set<String> touched) {
+    if (touched.isEmpty()) {
+      return;
+    }
+    Map<String, Level> next = new HashMap<>(levels);
+    for (String table : touched) {
+      TableDef def = defs.get(table);
+      if (def == null) {
+        next.remove(table);
+      } else {
+        next.put(table, Level.build(table, def.key, def.bounds, defs.keySet()));
+      }
+    }
+    levels = next; // never modified after this volatile write: safe publication
+  }
+
+  /** Number of partitions directly attached to {@code table} (qualified schema.table), DEFAULT included. */
   public int partitionCount(String table) {
-    Routes r = tables.get(table);
-    return r == null ? 0 : r.ranges().size() + (r.ranges().defaultPartition() == null ? 0 : 1);
+    Level level = levels.get(table);
+    return level == null ? 0 : level.children.length;
+  }
+
+  /** The partitions directly attached to {@code table}: range partitions in bound order, DEFAULT last. */
+  public List<String> partitions(String table) {
+    Level level = levels.get(table);
+    return level == null ? List.of() : List.of(level.children);
+  }
+
+  /** The key columns {@code table} is partitioned by (its own level only), empty when it is unknown. */
+  public List<String> keyColumns(String table) {
+    Level level = levels.get(table);
+    return level == null ? List.of() : Arrays.stream(level.columns).map(KeyColumn::name).toList();
   }
 
   /**
-   * The qualified name of the partition of {@code table} that holds a row whose partition key is
-   * {@code value} ({@link Instant}, {@link OffsetDateTime}, {@link ZonedDateTime}, {@link LocalDate},
-   * {@link Long}, {@link Integer} or {@link Short}); the DEFAULT partition when none covers it and the
-   * table has one.
+   * The leaf partition of {@code table} for a row whose key is the single value {@code value}:
+   * {@link Instant}, {@link OffsetDateTime}, {@link ZonedDateTime} (timestamptz), {@link java.time.LocalDateTime}
+   * (timestamp), {@link LocalDate} (date), {@link Long}, {@link Integer}, {@link Short} (integers),
+   * {@link String} (text), {@link java.util.UUID}, or the value as PostgreSQL text; {@code null} for
+   * NULL. A composite scheme whose lower levels use other columns needs {@link #resolve(String, Map)}.
    *
-   * @throws PartitionNotFoundException when no partition accepts the value
+   * @throws PartitionNotFoundException when no partition takes the row
+   * @throws IllegalArgumentException when the value does not fit the key's type
    */
   public String resolve(String table, Object value) {
-    Routes routes = tables.get(table);
-    if (routes == null) {
-      throw new PartitionNotFoundException(table, value, null);
+    Map<String, Level> snapshot = levels;
+    if (value != null && snapshot.get(table) instanceof LongRangeLevel r) {
+      // the hot path: one binary search, no allocation
+      int i = r.find(r.column().toLong(value));
+      if (i >= 0 && !r.partitioned[i] && (i != r.defaultIndex || whenUncovered == WhenUncovered.USE_DEFAULT_PARTITION)) {
+        return r.children[i];
+      }
     }
-    long key = keyOf(value);
-    String found = routes.ranges().find(key);
-    if (found != null) {
-      return found;
-    }
-    int near = routes.ranges().nearest(key);
-    throw new PartitionNotFoundException(table, value, near < 0 ? null
-        : routes.ranges().name(near) + " [" + describe(routes.keyType(), routes.ranges().lower(near)) + ", "
-            + describe(routes.keyType(), routes.ranges().upper(near)) + ")");
+    return resolve(snapshot, table, new Positional(new Object[] {value}));
   }
 
-  private static long keyOf(Object value) {
-    if (value instanceof Instant t) {
-      return micros(t);
-    } else if (value instanceof OffsetDateTime t) {
-      return micros(t.toInstant());
-    } else if (value instanceof ZonedDateTime t) {
-      return micros(t.toInstant());
-    } else if (value instanceof LocalDate d) {
-      return d.toEpochDay();
-    } else if (value instanceof Long l) {
-      return l;
-    } else if (value instanceof Integer i) {
-      return i;
-    } else if (value instanceof Short s) {
-      return s;
-    }
-    throw new IllegalArgumentException("unsupported key value type " + (value == null ? "null" : value.getClass().getName()));
+  /**
+   * The leaf partition for a row given as its key values in order: the root's key columns, then each
+   * lower level's key columns not named before (for {@code list(tenant) → range(created_at)}:
+   * {@code resolve(t, tenant, createdAt)}; for a two-column hash key: both values).
+   */
+  public String resolve(String table, Object... keyValues) {
+    return resolve(levels, table, new Positional(keyValues));
   }
 
-  private static String describe(String keyType, long key) {
-    if (key == Long.MIN_VALUE) {
-      return "MINVALUE";
+  /**
+   * The leaf partition for a row given by column name; the map needs every key column of every level
+   * the row passes through (other columns are ignored; a null value is SQL NULL).
+   */
+  public String resolve(String table, Map<String, ?> row) {
+    return resolve(levels, table, (level, column) -> {
+      Object v = row.get(column);
+      if (v == null && !row.containsKey(column)) {
+        throw new IllegalArgumentException("the row has no value for key column " + column + " of " + level.table
+            + " (row columns: " + row.keySet() + ")");
+      }
+      return v;
+    });
+  }
+
+  /** Where a resolution finds the value of a key column; throws IllegalArgumentException when the row has none. */
+  interface KeySource {
+    Object value(Level level, String column);
+  }
+
+  /** Positional key values, matched to key columns in the order the levels first name them. */
+  private static final class Positional implements KeySource {
+    private final Object[] values;
+    private final Map<String, Object> assigned = new HashMap<>(4);
+    private int next;
+
+    Positional(Object[] values) {
+      this.values = values;
     }
-    if (key == Long.MAX_VALUE) {
-      return "MAXVALUE";
+
+    @Override
+    public Object value(Level level, String column) {
+      if (assigned.containsKey(column)) {
+        return assigned.get(column);
+      }
+      if (next >= values.length) {
+        throw new IllegalArgumentException(level.table + " is partitioned by " + Arrays.stream(level.columns).map(KeyColumn::name).toList()
+            + "; " + values.length + " key value(s) given, " + column + " has none");
+      }
+      Object v = values[next++];
+      assigned.put(column, v);
+      return v;
     }
-    if (keyType.startsWith("timestamp")) {
-      return Instant.ofEpochSecond(Math.floorDiv(key, 1_000_000L), Math.floorMod(key, 1_000_000L) * 1_000L).toString();
+  }
+
+  String resolve(String table, KeySource source) {
+    return resolve(levels, table, source);
+  }
+
+  private String resolve(Map<String, Level> snapshot, String table, KeySource source) {
+    Level level = snapshot.get(table);
+    if (level == null) {
+      throw new PartitionNotFoundException(table, null, null);
     }
-    if (keyType.equals("date")) {
-      return LocalDate.ofEpochDay(key).toString();
+    while (true) {
+      Object[] raw = new Object[level.columns.length];
+      for (int i = 0; i < raw.length; i++) {
+        raw[i] = source.value(level, level.columns[i].name());
+      }
+      int i = level.route(raw);
+      if (i < 0 || (i == level.defaultIndex && whenUncovered == WhenUncovered.THROW)) {
+        throw new PartitionNotFoundException(level.table, raw.length == 1 ? raw[0] : Arrays.asList(raw), level.nearest(raw));
+      }
+      String child = level.children[i];
+      Level below = level.partitioned[i] ? snapshot.get(child) : null;
+      if (below == null) {
+        return child;
+      }
+      level = below;
     }
-    return Long.toString(key);
   }
 }
