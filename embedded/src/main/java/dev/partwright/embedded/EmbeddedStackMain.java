@@ -49,12 +49,15 @@ public final class EmbeddedStackMain {
         long t0 = System.nanoTime();
         CompletableFuture<EmbeddedKafka> kafkaStart = CompletableFuture.supplyAsync(EmbeddedKafka::start);
         CompletableFuture<EmbeddedPostgres> pgStart = CompletableFuture.supplyAsync(EmbeddedPostgres::start);
+        CompletableFuture<EmbeddedSchemaRegistry> registryStart = CompletableFuture.supplyAsync(EmbeddedSchemaRegistry::start);
         EmbeddedKafka kafka;
         EmbeddedPostgres pg;
+        EmbeddedSchemaRegistry registry;
         try {
             kafka = kafkaStart.join();
         } catch (CompletionException e) {
             pgStart.thenAccept(EmbeddedPostgres::close);
+            registryStart.thenAccept(EmbeddedSchemaRegistry::close);
             fail(e.getCause());
             return;
         }
@@ -62,6 +65,15 @@ public final class EmbeddedStackMain {
             pg = pgStart.join();
         } catch (CompletionException e) {
             kafka.close();
+            registryStart.thenAccept(EmbeddedSchemaRegistry::close);
+            fail(e.getCause());
+            return;
+        }
+        try {
+            registry = registryStart.join();
+        } catch (CompletionException e) {
+            kafka.close();
+            pg.close();
             fail(e.getCause());
             return;
         }
@@ -70,6 +82,7 @@ public final class EmbeddedStackMain {
         Path envFileToDelete = envFile;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.err.println("stopping embedded stack");
+            registry.close();
             pg.close();
             kafka.close();
             if (envFileToDelete != null) {
@@ -85,7 +98,8 @@ public final class EmbeddedStackMain {
         String env = "PARTWRIGHT_KAFKA_BOOTSTRAP=" + kafka.bootstrapServers() + "\n"
                 + "PARTWRIGHT_DB_URL=" + pg.jdbcUrl() + "\n"
                 + "PARTWRIGHT_DB_USER=" + pg.user() + "\n"
-                + "PARTWRIGHT_DB_PASSWORD=" + pg.password() + "\n";
+                + "PARTWRIGHT_DB_PASSWORD=" + pg.password() + "\n"
+                + "PARTWRIGHT_SCHEMA_REGISTRY_URL=" + registry.url() + "\n";
         if (envFile != null) {
             try {
                 Path parent = envFile.toAbsolutePath().getParent();
@@ -100,8 +114,9 @@ public final class EmbeddedStackMain {
         }
         System.out.print(env);
         System.out.flush();
-        System.err.printf("embedded stack ready in %s: Kafka %s (data %s), PostgreSQL %s (data %s); Ctrl-C to stop%n",
-                Support.elapsed(t0), kafka.bootstrapServers(), kafka.dataDirectory(), pg.jdbcUrl(), pg.dataDirectory());
+        System.err.printf("embedded stack ready in %s: Kafka %s (data %s), PostgreSQL %s (data %s), schema registry %s;"
+                + " Ctrl-C to stop%n", Support.elapsed(t0), kafka.bootstrapServers(), kafka.dataDirectory(), pg.jdbcUrl(),
+                pg.dataDirectory(), registry.url());
         stopped.await();
     }
 

@@ -22,11 +22,14 @@ public final class Servers {
 
     private static final Object KAFKA_LOCK = new Object();
     private static final Object POSTGRES_LOCK = new Object();
+    private static final Object REGISTRY_LOCK = new Object();
 
     private static KafkaEndpoint kafka;
     private static RuntimeException kafkaFailure;
     private static PostgresEndpoint postgres;
     private static RuntimeException postgresFailure;
+    private static SchemaRegistryEndpoint schemaRegistry;
+    private static RuntimeException schemaRegistryFailure;
     private static boolean hookInstalled;
 
     private Servers() {
@@ -73,6 +76,31 @@ public final class Servers {
     }
 
     /**
+     * The shared schema registry (started on first call): {@link ExternalSchemaRegistry} if
+     * {@code PARTWRIGHT_SCHEMA_REGISTRY_URL} (or {@code -Dpartwright.schema-registry.url}) is set, else a
+     * shared {@link EmbeddedSchemaRegistry}.
+     */
+    public static SchemaRegistryEndpoint schemaRegistry() {
+        synchronized (REGISTRY_LOCK) {
+            if (schemaRegistry == null) {
+                if (schemaRegistryFailure != null) {
+                    throw rethrow(schemaRegistryFailure);
+                }
+                try {
+                    installHook();
+                    String url = Support.setting(ExternalSchemaRegistry.URL_PROPERTY, ExternalSchemaRegistry.URL_ENV);
+                    schemaRegistry = new SharedSchemaRegistry(
+                            url != null ? ExternalSchemaRegistry.connect(url) : EmbeddedSchemaRegistry.start());
+                } catch (RuntimeException e) {
+                    schemaRegistryFailure = e;
+                    throw e;
+                }
+            }
+            return schemaRegistry;
+        }
+    }
+
+    /**
      * Stops the shared servers now (the shutdown hook does the same at JVM exit). Later calls to
      * {@link #kafka()} / {@link #postgres()} start new ones.
      */
@@ -88,6 +116,19 @@ public final class Servers {
             p = postgres;
             postgres = null;
             postgresFailure = null;
+        }
+        SchemaRegistryEndpoint r;
+        synchronized (REGISTRY_LOCK) {
+            r = schemaRegistry;
+            schemaRegistry = null;
+            schemaRegistryFailure = null;
+        }
+        if (r != null) {
+            try {
+                ((SharedSchemaRegistry) r).delegate.close();
+            } catch (RuntimeException ignored) {
+                // shutting down anyway
+            }
         }
         if (k != null) {
             try {
@@ -121,6 +162,34 @@ public final class Servers {
     }
 
     /** Shared view: everything delegates except {@link #close()}, which is a no-op. */
+    private static final class SharedSchemaRegistry implements SchemaRegistryEndpoint {
+        final SchemaRegistryEndpoint delegate;
+
+        SharedSchemaRegistry(SchemaRegistryEndpoint delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public String url() {
+            return delegate.url();
+        }
+
+        @Override
+        public boolean embedded() {
+            return delegate.embedded();
+        }
+
+        @Override
+        public void close() {
+            // shared for the whole JVM: stopped by Servers.shutdown() / the shutdown hook
+        }
+
+        @Override
+        public String toString() {
+            return "shared " + delegate;
+        }
+    }
+
     private static final class SharedKafka implements KafkaEndpoint {
         final KafkaEndpoint delegate;
 

@@ -15,7 +15,11 @@ import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serializer;
 
 /**
- * Kafka serde for one generated Avro record type.
+ * Kafka serde for one generated Avro record type, in Avro's single-object encoding.
+ *
+ * <p>Not the format of the pipeline's topics: those carry the Confluent wire format with a
+ * schema registry ({@link PartwrightSerdes}), which consumers outside Partwright can read. This
+ * one needs no registry, for payloads that never leave Partwright.
  *
  * <p>Wire format: Avro single-object encoding (marker {@code C3 01}, the schema's 8-byte
  * CRC-64-AVRO fingerprint, then the Avro binary body). The fingerprint makes every payload
@@ -40,11 +44,17 @@ public final class AvroSerde<T extends SpecificRecord> implements Serde<T> {
     this.decoder = new BinaryMessageDecoder<>(model, schema);
   }
 
+  private static boolean contractsTrusted;
+
   /**
    * Avro 1.12 refuses to instantiate classes it was not told to trust; our generated contracts
    * live in this package, so trust exactly this package on top of Avro's defaults.
    */
-  private static synchronized void trustContracts() {
+  static synchronized void trustContracts() {
+    if (contractsTrusted) {
+      return;
+    }
+    contractsTrusted = true;
     ClassSecurityValidator.ClassSecurityPredicate current = ClassSecurityValidator.getGlobal();
     String contracts = AvroSerde.class.getPackageName();
     ClassSecurityValidator.setGlobal(type -> type.getPackageName().equals(contracts) || current.isTrusted(type));
