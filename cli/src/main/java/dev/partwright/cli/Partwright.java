@@ -14,7 +14,8 @@ import picocli.CommandLine.Command;
         "Ingestion events flow through the demand topology, which appends ProvisionPartitions",
         "commands to the command store; workers apply them to PostgreSQL with low-lock DDL and",
         "publish boundary changes that routers in applications follow."},
-    subcommands = {DemoCommand.class, RouteCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {DemoCommand.class, ManageCommand.class, RotateCommand.class, ReplayCommand.class, RouteCommand.class,
+        CommandLine.HelpCommand.class})
 public final class Partwright {
 
   public static void main(String[] args) {

@@ -12,6 +12,8 @@ import java.util.Objects;
  * @param partitions partition count of the commands and boundaries topics (one writer per aggregate: its partition)
  * @param replicationFactor replication factor of every topic the store creates
  * @param minInsyncReplicas {@code min.insync.replicas} of those topics
+ * @param snapshotsTopic the compacted topic of catalog snapshots, one per partition of the commands topic
+ * @param deadLetterTopic where log records that cannot be applied go, with the reason
  */
 public record CommandStoreConfig(
     String bootstrapServers,
@@ -19,12 +21,16 @@ public record CommandStoreConfig(
     String boundariesTopic,
     int partitions,
     short replicationFactor,
-    int minInsyncReplicas) {
+    int minInsyncReplicas,
+    String snapshotsTopic,
+    String deadLetterTopic) {
 
   public CommandStoreConfig {
     Objects.requireNonNull(bootstrapServers, "bootstrapServers");
     Objects.requireNonNull(commandsTopic, "commandsTopic");
     Objects.requireNonNull(boundariesTopic, "boundariesTopic");
+    Objects.requireNonNull(snapshotsTopic, "snapshotsTopic");
+    Objects.requireNonNull(deadLetterTopic, "deadLetterTopic");
     if (partitions < 1) {
       throw new IllegalArgumentException("partitions must be >= 1, got " + partitions);
     }
@@ -37,8 +43,21 @@ public record CommandStoreConfig(
     }
   }
 
+  /** The standard snapshot and dead-letter topics ({@link Topics#SNAPSHOTS}, {@link Topics#COMMANDS_DLQ}). */
+  public CommandStoreConfig(String bootstrapServers, String commandsTopic, String boundariesTopic, int partitions,
+      short replicationFactor, int minInsyncReplicas) {
+    this(bootstrapServers, commandsTopic, boundariesTopic, partitions, replicationFactor, minInsyncReplicas,
+        Topics.SNAPSHOTS, Topics.COMMANDS_DLQ);
+  }
+
   /** Standard topic names, 6 partitions, replication 1: a single-broker setup such as the demo's. */
   public static CommandStoreConfig singleBroker(String bootstrapServers) {
     return new CommandStoreConfig(bootstrapServers, Topics.COMMANDS, Topics.BOUNDARIES, 6, (short) 1, 1);
+  }
+
+  /** Every topic name prefixed with {@code prefix + "."}: an isolated store on a shared cluster (tests, staging). */
+  public CommandStoreConfig withTopicPrefix(String prefix) {
+    return new CommandStoreConfig(bootstrapServers, prefix + "." + commandsTopic, prefix + "." + boundariesTopic,
+        partitions, replicationFactor, minInsyncReplicas, prefix + "." + snapshotsTopic, prefix + "." + deadLetterTopic);
   }
 }

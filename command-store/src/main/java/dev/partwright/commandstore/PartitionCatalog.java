@@ -1,161 +1,768 @@
 package dev.partwright.commandstore;
 
+import dev.partwright.schemas.AggregateBody;
+import dev.partwright.schemas.AggregateId;
+import dev.partwright.schemas.AggregateState;
 import dev.partwright.schemas.AvroSerde;
+import dev.partwright.schemas.BoundaryChange;
+import dev.partwright.schemas.CatalogSnapshot;
+import dev.partwright.schemas.CommandHeader;
 import dev.partwright.schemas.CommandLogEntry;
+import dev.partwright.schemas.EntryKind;
+import dev.partwright.schemas.EntryVerdict;
 import dev.partwright.schemas.Failed;
+import dev.partwright.schemas.HistoryEntry;
+import dev.partwright.schemas.LivePartition;
+import dev.partwright.schemas.PartitionAdded;
+import dev.partwright.schemas.PartitionKey;
+import dev.partwright.schemas.PartitionSet;
 import dev.partwright.schemas.PartitionSpec;
+import dev.partwright.schemas.PendingCommand;
 import dev.partwright.schemas.Provisioned;
 import dev.partwright.schemas.ProvisionPartitions;
 import dev.partwright.schemas.Rejected;
+import dev.partwright.schemas.Retired;
 import dev.partwright.schemas.RetirePartitions;
 import dev.partwright.schemas.Rollback;
 import dev.partwright.schemas.RolledBack;
-import java.time.Duration;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
+import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.SortedMap;
 import java.util.TreeMap;
-import java.util.stream.Collectors;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
+import java.util.function.Function;
+import org.apache.avro.io.BinaryEncoder;
+import org.apache.avro.io.DecoderFactory;
+import org.apache.avro.io.EncoderFactory;
+import org.apache.avro.specific.SpecificDatumReader;
+import org.apache.avro.specific.SpecificDatumWriter;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringDeserializer;
 
 /**
  * The projection of the command log: for each aggregate, its version, its live partitions, the
- * commands still waiting for an outcome, and its history. Built by folding the log in order, so the
- * same log always yields the same catalog.
+ * commands still waiting for an outcome, and its history. Built by folding the log in order.
+ *
+ * <p>The fold is a pure function of each partition's records in offset order, and every aggregate
+ * lives in exactly one partition (records whose key does not hash to their partition are refused),
+ * so the same log yields the same catalog however partitions interleave while reading: {@link
+ * #canonicalBytes()} is byte-identical for two replays of one log, from offset 0 or from a snapshot.
+ *
+ * <p>Rules, applied at each record's position in the log (every writer and reader agrees on them,
+ * which is what makes the log the arbiter of concurrent appends, see {@link CommandStore}):
+ *
+ * <ul>
+ *   <li>A command whose idempotency key the aggregate already has is a {@link Duplicate}: no effect.
+ *   <li>A command whose expected version is set ({@code >= 0}) and differs from the aggregate's
+ *       version at that position is a {@link Conflict}: no effect.
+ *   <li>Otherwise the command is {@link Applied}: version + 1, pending until its outcome.
+ *   <li>An outcome for a pending command is applied (version + 1): {@code Provisioned} makes its
+ *       partitions live, {@code Rejected} and non-retryable {@code Failed} end the command, retryable
+ *       {@code Failed} leaves it pending, {@code Retired} drops the partitions of a pending
+ *       RetirePartitions. {@code RolledBack} drops partitions of a command the aggregate has,
+ *       answered or not. Another outcome for an answered command is a duplicate.
+ *   <li>{@link Refused} (sent to the dead-letter topic): unreadable payloads, unknown types, keys that
+ *       are not the entry's aggregate or do not hash to the record's partition, commands whose header
+ *       names another aggregate, outcomes for a command the aggregate never received, outcomes of the
+ *       wrong kind for their command.
+ * </ul>
+ *
+ * <p>Partitions are independent: one thread at a time may fold each partition, and several
+ * partitions may be folded at once. Reading is for after folding is done.
  */
 public final class PartitionCatalog {
 
-  /** One aggregate's state. */
+  /** Version of the rules above; snapshots written under other rules are ignored by replay. */
+  public static final int FOLD_VERSION = 1;
+
+  /** What the fold made of one record. */
+  public sealed interface Verdict permits Applied, Duplicate, Conflict, Refused {}
+
+  /** The record changed its aggregate, now at {@code version}. */
+  public record Applied(long version) implements Verdict {}
+
+  /** The record repeated what the aggregate already has (first seen at {@code originalOffset}). */
+  public record Duplicate(long originalOffset, long version) implements Verdict {}
+
+  /** A command expected the aggregate at {@code expected} but it was at {@code actual}. */
+  public record Conflict(long expected, long actual) implements Verdict {}
+
+  /** The record cannot be applied; it belongs in the dead-letter topic. */
+  public record Refused(String reason) implements Verdict {}
+
+  /**
+   * One aggregate's state. Loaded from a snapshot, its commands stay encoded until the aggregate is
+   * first read or folded, and its live partitions until they are read: folding an outcome records
+   * what it adds or drops and applies that when the partitions are decoded. Each live partition is
+   * kept encoded, too (folding needs only names; a decoded partition weighs several times more and
+   * the garbage collector would copy it over and over). So a replay from a snapshot decodes the
+   * commands of the aggregates its tail touches and no partition at all. Accessors return copies.
+   */
   public static final class Aggregate {
     private final String id;
+    private final int partition;
     private long version;
-    private final SortedMap<String, PartitionSpec> partitions = new TreeMap<>();
-    private final SortedMap<String, ProvisionPartitions> pending = new TreeMap<>();
-    private final List<String> history = new ArrayList<>();
+    private ByteBuffer body;
+    private Map<String, Long> commands;
+    private Map<String, PendingCommand> pending;
+    /** A compressed {@link PartitionSet} from a snapshot, until the partitions are read. */
+    private ByteBuffer encodedPartitions;
+    /** Changes to {@link #encodedPartitions} not applied yet, in log order: a LivePartition to add if absent, a name to drop. */
+    private List<Object> partitionChanges;
+    /** Qualified name to encoded {@link LivePartition}. */
+    private Map<String, byte[]> partitions;
+    private final History history;
 
-    Aggregate(String id) {
+    private Aggregate(String id, int partition, History history, ByteBuffer body, ByteBuffer encodedPartitions) {
       this.id = id;
+      this.partition = partition;
+      this.history = history;
+      this.body = body;
+      this.encodedPartitions = encodedPartitions;
+      if (body == null) {
+        commands = new LinkedHashMap<>();
+        pending = new LinkedHashMap<>();
+      }
+      if (encodedPartitions == null) {
+        partitions = new HashMap<>();
+      } else {
+        partitionChanges = new ArrayList<>(0);
+      }
     }
 
     public String id() {
       return id;
     }
 
-    /** Number of log entries (commands and outcomes) applied to this aggregate. */
+    /** The commands-topic partition that owns this aggregate. */
+    public int partition() {
+      return partition;
+    }
+
+    /** Log entries applied to this aggregate; what an append's expected version is compared with. */
     public long version() {
       return version;
     }
 
-    /** Live partitions by qualified name. */
-    public SortedMap<String, PartitionSpec> partitions() {
-      return Collections.unmodifiableSortedMap(partitions);
+    /** Live partitions by qualified name (decoded on each call). */
+    public SortedMap<String, LivePartition> partitions() {
+      SortedMap<String, LivePartition> out = new TreeMap<>();
+      live().forEach((name, encoded) -> out.put(name, Codec.decode(ByteBuffer.wrap(encoded), Codec.LIVE_READER)));
+      return Collections.unmodifiableSortedMap(out);
     }
 
-    /** Provisioning commands without an outcome yet, by idempotency key. */
-    public SortedMap<String, ProvisionPartitions> pending() {
-      return Collections.unmodifiableSortedMap(pending);
+    /** Commands without their final outcome, oldest first. */
+    public List<PendingCommand> pending() {
+      return List.copyOf(decoded().pending.values());
     }
 
-    /** One line per log entry, oldest first. */
-    public List<String> history() {
-      return Collections.unmodifiableList(history);
+    /** Offset of the applied command with this idempotency key, if the aggregate has it. */
+    public OptionalLong commandOffset(String idempotencyKey) {
+      Long offset = decoded().commands.get(idempotencyKey);
+      return offset == null ? OptionalLong.empty() : OptionalLong.of(offset);
+    }
+
+    /** Idempotency keys of every applied command, in log order. */
+    public List<String> commandKeys() {
+      return List.copyOf(decoded().commands.keySet());
+    }
+
+    /** Every record of the aggregate, oldest first, with what the fold made of it (decoded on each call). */
+    public List<HistoryEntry> history() {
+      return history.decode();
+    }
+
+    public long historySize() {
+      return history.size();
+    }
+
+    private Aggregate decoded() {
+      if (body != null) {
+        AggregateBody b = Codec.decode(body, Codec.BODY_READER);
+        commands = new LinkedHashMap<>();
+        for (int i = 0; i < b.getCommandKeys().size(); i++) {
+          commands.put(b.getCommandKeys().get(i), b.getCommandOffsets().get(i));
+        }
+        pending = new LinkedHashMap<>();
+        for (PendingCommand pc : b.getPending()) {
+          pending.put(keyOf(pc.getCommand()), pc);
+        }
+        body = null;
+      }
+      return this;
+    }
+
+    private Map<String, byte[]> live() {
+      if (encodedPartitions != null) {
+        PartitionSet set = Codec.decode(ByteBuffer.wrap(Deflated.inflate(encodedPartitions)), Codec.SET_READER);
+        partitions = new HashMap<>();
+        for (int i = 0; i < set.getNames().size(); i++) {
+          partitions.put(set.getNames().get(i), bytes(set.getPartitions().get(i)));
+        }
+        for (Object change : partitionChanges) {
+          if (change instanceof LivePartition lp) {
+            partitions.computeIfAbsent(nameOf(lp.getSpec()), n -> Codec.encode(lp, Codec.LIVE_WRITER));
+          } else {
+            partitions.remove((String) change);
+          }
+        }
+        encodedPartitions = null;
+        partitionChanges = null;
+      }
+      return partitions;
+    }
+
+    /** The first outcome to report a partition is who provisioned it; later reports do not rewrite that. */
+    private void addIfAbsent(PartitionSpec s, String key, long commandOffset, Instant at) {
+      if (encodedPartitions != null) {
+        partitionChanges.add(new LivePartition(s, key, commandOffset, at));
+        return;
+      }
+      String name = nameOf(s);
+      if (!partitions.containsKey(name)) {
+        partitions.put(name, Codec.encode(new LivePartition(s, key, commandOffset, at), Codec.LIVE_WRITER));
+      }
+    }
+
+    private void drop(String name) {
+      if (encodedPartitions != null) {
+        partitionChanges.add(name);
+      } else {
+        partitions.remove(name);
+      }
+    }
+
+    /** The commands as a snapshot stores them. */
+    private ByteBuffer encodedBody() {
+      if (body != null) {
+        return body.duplicate();
+      }
+      return ByteBuffer.wrap(Codec.encode(new AggregateBody(new ArrayList<>(commands.keySet()),
+          new ArrayList<>(commands.values()), new ArrayList<>(pending.values())), Codec.BODY_WRITER));
+    }
+
+    /** The live partitions, sorted by name so that equal states encode equally; compressed as a snapshot stores them. */
+    private ByteBuffer partitionsBytes(boolean deflated) {
+      if (deflated && encodedPartitions != null && partitionChanges.isEmpty()) {
+        return encodedPartitions.duplicate();
+      }
+      List<String> names = new ArrayList<>(live().keySet());
+      Collections.sort(names);
+      List<ByteBuffer> items = new ArrayList<>(names.size());
+      for (String n : names) {
+        items.add(ByteBuffer.wrap(partitions.get(n)));
+      }
+      ByteBuffer raw = ByteBuffer.wrap(Codec.encode(new PartitionSet(names, items), Codec.SET_WRITER));
+      return deflated ? ByteBuffer.wrap(Deflated.deflate(raw)) : raw;
     }
   }
 
-  private final SortedMap<String, Aggregate> aggregates = new TreeMap<>();
+  private static String nameOf(PartitionSpec s) {
+    return s.getSchemaName() + "." + s.getName();
+  }
 
+  /** Avro binary encoding of the parts of a snapshot, without the single-object header (they sit inside one). */
+  private static final class Codec {
+    static final SpecificDatumWriter<AggregateBody> BODY_WRITER = new SpecificDatumWriter<>(AggregateBody.class);
+    static final SpecificDatumReader<AggregateBody> BODY_READER = new SpecificDatumReader<>(AggregateBody.class);
+    static final SpecificDatumWriter<PartitionSet> SET_WRITER = new SpecificDatumWriter<>(PartitionSet.class);
+    static final SpecificDatumReader<PartitionSet> SET_READER = new SpecificDatumReader<>(PartitionSet.class);
+    static final SpecificDatumWriter<LivePartition> LIVE_WRITER = new SpecificDatumWriter<>(LivePartition.class);
+    static final SpecificDatumReader<LivePartition> LIVE_READER = new SpecificDatumReader<>(LivePartition.class);
+    /** Per thread: one catalog is folded by one thread, and encoding runs once per new partition. */
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private static final class Scratch {
+      final ByteArrayOutputStream out = new ByteArrayOutputStream(256);
+      BinaryEncoder encoder;
+    }
+
+    static <T> byte[] encode(T value, SpecificDatumWriter<T> writer) {
+      Scratch s = SCRATCH.get();
+      s.out.reset();
+      s.encoder = EncoderFactory.get().directBinaryEncoder(s.out, s.encoder);
+      try {
+        writer.write(value, s.encoder);
+      } catch (IOException ex) {
+        throw new UncheckedIOException(ex);
+      }
+      return s.out.toByteArray();
+    }
+
+    static <T> T decode(ByteBuffer bytes, SpecificDatumReader<T> reader) {
+      try {
+        return reader.read(null, DecoderFactory.get().binaryDecoder(bytes.array(), bytes.arrayOffset() + bytes.position(),
+            bytes.remaining(), null));
+      } catch (IOException ex) {
+        throw new UncheckedIOException("corrupt aggregate state in a snapshot", ex);
+      }
+    }
+  }
+
+  /** One decoder per thread: replay folds partitions on several threads. */
+  private static final ThreadLocal<AvroSerde<CommandLogEntry>> LOG =
+      ThreadLocal.withInitial(() -> AvroSerde.of(CommandLogEntry.class));
+
+  private final String commandsTopic;
+  private final int partitionCount;
+  /**
+   * The aggregates of each partition. Partitions share nothing, so different threads may fold
+   * different partitions at the same time (one thread per partition at a time).
+   */
+  private final List<Map<String, Aggregate>> byPartition;
+  private final long[] nextOffset;
+  private final long[] recordsRead;
+  private final long[] deadLetters;
+
+  public PartitionCatalog(String commandsTopic, int partitionCount) {
+    if (partitionCount < 1) {
+      throw new IllegalArgumentException("partition count must be >= 1, got " + partitionCount);
+    }
+    this.commandsTopic = commandsTopic;
+    this.partitionCount = partitionCount;
+    this.nextOffset = new long[partitionCount];
+    this.recordsRead = new long[partitionCount];
+    this.deadLetters = new long[partitionCount];
+    List<Map<String, Aggregate>> maps = new ArrayList<>(partitionCount);
+    for (int p = 0; p < partitionCount; p++) {
+      maps.add(new HashMap<>());
+    }
+    this.byPartition = List.copyOf(maps);
+  }
+
+  public String commandsTopic() {
+    return commandsTopic;
+  }
+
+  public int partitionCount() {
+    return partitionCount;
+  }
+
+  /** Every aggregate, by id (a sorted copy of the catalog's index). */
   public SortedMap<String, Aggregate> aggregates() {
-    return Collections.unmodifiableSortedMap(aggregates);
+    SortedMap<String, Aggregate> all = new TreeMap<>();
+    byPartition.forEach(all::putAll);
+    return Collections.unmodifiableSortedMap(all);
   }
 
-  /** Folds one log entry into the catalog. */
-  public void apply(CommandLogEntry entry) {
-    Aggregate a = aggregates.computeIfAbsent(entry.getAggregateId(), Aggregate::new);
-    a.version++;
-    Object e = entry.getEntry();
-    String line = entry.getRecordedAt() + " ";
-    if (e instanceof ProvisionPartitions c) {
-      a.pending.put(c.getHeader().getIdempotencyKey(), c);
-      line += "ProvisionPartitions " + c.getHeader().getIdempotencyKey() + " x" + c.getPartitions().size()
-          + " by " + c.getHeader().getIssuedBy() + ": " + c.getHeader().getReason();
-    } else if (e instanceof Provisioned o) {
-      a.pending.remove(o.getIdempotencyKey());
-      for (PartitionSpec p : o.getCreated()) {
-        a.partitions.put(p.getSchemaName() + "." + p.getName(), p);
-      }
-      for (PartitionSpec p : o.getAlreadyPresent()) {
-        a.partitions.put(p.getSchemaName() + "." + p.getName(), p);
-      }
-      line += "Provisioned " + o.getIdempotencyKey() + " created " + o.getCreated().size() + ", already present "
-          + o.getAlreadyPresent().size() + " (worker " + o.getWorker() + ")";
-    } else if (e instanceof Rejected o) {
-      a.pending.remove(o.getIdempotencyKey());
-      line += "Rejected " + o.getIdempotencyKey() + " " + o.getCode() + ": " + o.getReason();
-    } else if (e instanceof Failed o) {
-      if (!o.getRetryable()) {
-        a.pending.remove(o.getIdempotencyKey());
-      }
-      line += "Failed " + o.getIdempotencyKey() + (o.getRetryable() ? " (retryable)" : "") + ": " + o.getReason();
-    } else if (e instanceof RolledBack o) {
-      a.pending.remove(o.getIdempotencyKey());
-      o.getDropped().forEach(a.partitions::remove);
-      line += "RolledBack " + o.getIdempotencyKey() + " dropped " + o.getDropped();
-    } else if (e instanceof RetirePartitions c) {
-      line += "RetirePartitions " + c.getHeader().getIdempotencyKey() + " " + c.getPartitions();
-    } else if (e instanceof Rollback c) {
-      line += "Rollback " + c.getHeader().getIdempotencyKey() + " of " + c.getTargetIdempotencyKey();
-    } else {
-      line += "unknown entry " + e.getClass().getSimpleName();
-    }
-    a.history.add(line);
+  public Optional<Aggregate> aggregate(AggregateId id) {
+    String key = id.toString();
+    return Optional.ofNullable(byPartition.get(LogPartitioner.partitionOf(key, partitionCount)).get(key));
   }
 
   /** Every live partition of every aggregate, by qualified name. */
-  public Map<String, PartitionSpec> livePartitions() {
-    return aggregates.values().stream()
-        .flatMap(a -> a.partitions.entrySet().stream())
-        .collect(Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue, (x, y) -> x, TreeMap::new));
+  public SortedMap<String, PartitionSpec> livePartitions() {
+    SortedMap<String, PartitionSpec> out = new TreeMap<>();
+    for (Aggregate a : aggregates().values()) {
+      a.partitions().forEach((name, live) -> out.put(name, live.getSpec()));
+    }
+    return out;
   }
 
   /**
-   * Replays the whole log (committed records only) up to its end at the time of the call.
+   * A {@code PartitionAdded} for every live partition, keyed by parent as the worker publishes it.
+   * All changes of one aggregate carry one version: the offset of the aggregate's last command in
+   * the log (duplicates and conflicts included, since the worker may have acted on those too). The
+   * worker announces a partition with the offset of the command it executed, so this version is at
+   * least any it announced: a router that ignores changes older than what it holds accepts every
+   * one of them, whatever their order. The log does not carry the parent's partition key, so the
+   * caller supplies it (PostgreSQL knows it).
    */
-  public static PartitionCatalog replay(CommandStoreConfig config) {
-    Properties p = new Properties();
-    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
-    p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-    p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-    p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000);
-    AvroSerde<CommandLogEntry> serde = AvroSerde.of(CommandLogEntry.class);
-    PartitionCatalog catalog = new PartitionCatalog();
-    try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(),
-        new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
-      List<TopicPartition> partitions = consumer.partitionsFor(config.commandsTopic(), Duration.ofSeconds(30)).stream()
-          .map(i -> new TopicPartition(i.topic(), i.partition()))
-          .sorted((x, y) -> Integer.compare(x.partition(), y.partition()))
-          .toList();
-      consumer.assign(partitions);
-      consumer.seekToBeginning(partitions);
-      Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-      // Partition by partition, in offset order: an aggregate lives in one partition, so this order
-      // is the log's order for every aggregate and the fold is deterministic.
-      for (TopicPartition tp : partitions) {
-        consumer.assign(List.of(tp));
-        consumer.seekToBeginning(List.of(tp));
-        while (consumer.position(tp) < end.get(tp)) {
-          for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-            catalog.apply(serde.decode(r.topic(), r.value()));
-          }
+  public List<BoundaryChange> boundaryChanges(Function<String, PartitionKey> keyOfParent) {
+    List<BoundaryChange> out = new ArrayList<>();
+    for (Aggregate a : aggregates().values()) {
+      if (a.live().isEmpty()) {
+        continue;
+      }
+      long version = -1;
+      for (HistoryEntry h : a.history.decode()) {
+        if (h.getKind() == EntryKind.PROVISION_PARTITIONS || h.getKind() == EntryKind.RETIRE_PARTITIONS
+            || h.getKind() == EntryKind.ROLLBACK) {
+          version = Math.max(version, h.getOffset());
         }
       }
+      for (LivePartition lp : a.partitions().values()) {
+        PartitionSpec s = lp.getSpec();
+        out.add(BoundaryChange.newBuilder()
+            .setAggregateId(a.id)
+            .setAggregateVersion(version)
+            .setRootTable(s.getParent())
+            .setChangedAt(lp.getProvisionedAt())
+            .setChange(PartitionAdded.newBuilder()
+                .setPartition(s.getSchemaName() + "." + s.getName())
+                .setParent(s.getParent())
+                .setParentKey(keyOfParent.apply(s.getParent()))
+                .setBound(s.getBound())
+                .setSubpartitionBy(s.getSubpartitionBy())
+                .build())
+            .build());
+      }
     }
-    return catalog;
+    return out;
+  }
+
+  /** First offset of {@code partition} the catalog has not folded. */
+  public long nextOffset(int partition) {
+    return nextOffset[partition];
+  }
+
+  /** Records folded, over all partitions (applied, ignored and refused). */
+  public long recordsRead() {
+    long sum = 0;
+    for (long r : recordsRead) {
+      sum += r;
+    }
+    return sum;
+  }
+
+  /** Records refused, over all partitions. */
+  public long deadLetters() {
+    long sum = 0;
+    for (long d : deadLetters) {
+      sum += d;
+    }
+    return sum;
+  }
+
+  /** Folds one record of the commands topic, decoding it first. */
+  public Verdict apply(ConsumerRecord<String, byte[]> record) {
+    if (record.value() == null) {
+      return refuse(record.partition(), record.offset(), "empty record (null value)");
+    }
+    CommandLogEntry entry;
+    try {
+      entry = LOG.get().decode(record.topic(), record.value());
+    } catch (RuntimeException e) {
+      return refuse(record.partition(), record.offset(), "unreadable payload: " + e.getMessage());
+    }
+    return apply(record.partition(), record.offset(), record.key(), entry);
+  }
+
+  /** Folds one decoded record at its position in the log. */
+  public Verdict apply(int partition, long offset, String key, CommandLogEntry entry) {
+    if (partition < 0 || partition >= partitionCount) {
+      throw new IllegalArgumentException("partition " + partition + " of " + commandsTopic + " outside 0.." + (partitionCount - 1));
+    }
+    String id = entry.getAggregateId();
+    if (key == null || !key.equals(id)) {
+      return refuse(partition, offset, "record key '" + key + "' is not the entry's aggregate '" + id + "'");
+    }
+    Map<String, Aggregate> aggregates = byPartition.get(partition);
+    Aggregate known = aggregates.get(id);
+    // an aggregate seen before passed these checks already: its id parses and hashes to its partition
+    int owner = known != null ? known.partition : -1;
+    if (known == null) {
+      try {
+        AggregateId.parse(id);
+      } catch (IllegalArgumentException e) {
+        return refuse(partition, offset, e.getMessage());
+      }
+      owner = LogPartitioner.partitionOf(id, partitionCount);
+    }
+    if (owner != partition) {
+      return refuse(partition, offset, "aggregate " + id + " belongs to partition " + owner + " of " + partitionCount
+          + " but the record is in partition " + partition + " (written with another partitioner or partition count)");
+    }
+    Object e = entry.getEntry();
+    Instant at = entry.getRecordedAt();
+    Verdict v;
+    if (e instanceof ProvisionPartitions c) {
+      v = command(partition, offset, at, id, c.getHeader(), EntryKind.PROVISION_PARTITIONS, c.getPartitions(), null, c);
+    } else if (e instanceof RetirePartitions c) {
+      v = command(partition, offset, at, id, c.getHeader(), EntryKind.RETIRE_PARTITIONS, null, c.getPartitions(), c);
+    } else if (e instanceof Rollback c) {
+      v = command(partition, offset, at, id, c.getHeader(), EntryKind.ROLLBACK, null, c.getPartitions(), c);
+    } else if (e instanceof Provisioned o) {
+      v = provisioned(partition, offset, at, id, o);
+    } else if (e instanceof Rejected o) {
+      v = ended(partition, offset, at, id, o.getIdempotencyKey(), EntryKind.REJECTED, o.getCode() + ": " + o.getReason(), true);
+    } else if (e instanceof Failed o) {
+      v = ended(partition, offset, at, id, o.getIdempotencyKey(), EntryKind.FAILED,
+          (o.getRetryable() ? "[retryable] " : "") + o.getReason(), !o.getRetryable());
+    } else if (e instanceof RolledBack o) {
+      v = rolledBack(partition, offset, at, id, o);
+    } else if (e instanceof Retired o) {
+      v = retired(partition, offset, at, id, o);
+    } else {
+      v = refuse(partition, offset, "unknown entry type " + (e == null ? "null" : e.getClass().getName()));
+    }
+    if (!(v instanceof Refused)) {
+      recordsRead[partition]++;
+      nextOffset[partition] = Math.max(nextOffset[partition], offset + 1);
+    }
+    return v;
+  }
+
+  private Verdict command(int partition, long offset, Instant at, String id, CommandHeader h, EntryKind kind,
+      List<PartitionSpec> specs, List<String> names, Object command) {
+    if (!id.equals(h.getAggregateId())) {
+      return refuse(partition, offset, kind + " " + h.getIdempotencyKey() + " names aggregate " + h.getAggregateId()
+          + " in its header but was appended to " + id);
+    }
+    Aggregate a = byPartition.get(partition).get(id);
+    if (a == null) {
+      a = new Aggregate(id, partition, new History(), null, null);
+      byPartition.get(partition).put(id, a);
+    }
+    a.decoded();
+    String key = h.getIdempotencyKey();
+    Long original = a.commands.get(key);
+    if (original != null) {
+      record(a, offset, at, kind, EntryVerdict.DUPLICATE, key, h.getIssuedBy(), "duplicate of the command at offset "
+          + original, specs, names);
+      return new Duplicate(original, a.version);
+    }
+    long expected = h.getExpectedVersion();
+    if (expected >= 0 && expected != a.version) {
+      record(a, offset, at, kind, EntryVerdict.VERSION_CONFLICT, key, h.getIssuedBy(), "expected version " + expected
+          + ", aggregate was at " + a.version, specs, names);
+      return new Conflict(expected, a.version);
+    }
+    a.version++;
+    a.commands.put(key, offset);
+    a.pending.put(key, new PendingCommand(offset, command));
+    record(a, offset, at, kind, EntryVerdict.APPLIED, key, h.getIssuedBy(), h.getReason(), specs, names);
+    return new Applied(a.version);
+  }
+
+  /** Appends a history entry naming the partitions of a spec list or a list of names. */
+  private static void record(Aggregate a, long offset, Instant at, EntryKind kind, EntryVerdict verdict, String key,
+      String actor, String reason, List<PartitionSpec> specs, List<String> names) {
+    int count = (specs == null ? 0 : specs.size()) + (names == null ? 0 : names.size());
+    a.history.begin(offset, at, kind, verdict, key, actor, reason, count);
+    if (specs != null) {
+      for (PartitionSpec s : specs) {
+        a.history.partition(s.getSchemaName(), s.getName());
+      }
+    }
+    if (names != null) {
+      for (String n : names) {
+        a.history.partition(n);
+      }
+    }
+    a.history.end(a.version);
+  }
+
+  private Verdict provisioned(int partition, long offset, Instant at, String id, Provisioned o) {
+    String key = o.getIdempotencyKey();
+    Aggregate a = byPartition.get(partition).get(id);
+    Verdict unknown = unknownCommand(partition, offset, a, id, "Provisioned", key);
+    if (unknown != null) {
+      return unknown;
+    }
+    String what = "created " + o.getCreated().size() + ", already present " + o.getAlreadyPresent().size();
+    PendingCommand p = a.pending.get(key);
+    if (p == null) {
+      record(a, offset, at, EntryKind.PROVISIONED, EntryVerdict.DUPLICATE, key, o.getWorker(),
+          what + "; command already answered", o.getCreated(), null);
+      return new Duplicate(a.commands.get(key), a.version);
+    }
+    if (!(p.getCommand() instanceof ProvisionPartitions)) {
+      return refuse(partition, offset, "Provisioned answers " + key + ", which is a "
+          + p.getCommand().getClass().getSimpleName() + " of " + id);
+    }
+    a.pending.remove(key);
+    long commandOffset = p.getOffset();
+    for (PartitionSpec s : o.getCreated()) {
+      a.addIfAbsent(s, key, commandOffset, at);
+    }
+    for (PartitionSpec s : o.getAlreadyPresent()) {
+      a.addIfAbsent(s, key, commandOffset, at);
+    }
+    a.version++;
+    // the partitions it created; those already present are named by the command's own entry
+    record(a, offset, at, EntryKind.PROVISIONED, EntryVerdict.APPLIED, key, o.getWorker(), what, o.getCreated(), null);
+    return new Applied(a.version);
+  }
+
+  private Verdict ended(int partition, long offset, Instant at, String id, String key, EntryKind kind, String reason,
+      boolean final_) {
+    Aggregate a = byPartition.get(partition).get(id);
+    Verdict unknown = unknownCommand(partition, offset, a, id, kind.name(), key);
+    if (unknown != null) {
+      return unknown;
+    }
+    if (!a.pending.containsKey(key)) {
+      record(a, offset, at, kind, EntryVerdict.DUPLICATE, key, "", reason + "; command already answered", null, null);
+      return new Duplicate(a.commands.get(key), a.version);
+    }
+    if (final_) {
+      a.pending.remove(key);
+    }
+    a.version++;
+    record(a, offset, at, kind, EntryVerdict.APPLIED, key, "", reason, null, null);
+    return new Applied(a.version);
+  }
+
+  private Verdict rolledBack(int partition, long offset, Instant at, String id, RolledBack o) {
+    String key = o.getIdempotencyKey();
+    Aggregate a = byPartition.get(partition).get(id);
+    Verdict unknown = unknownCommand(partition, offset, a, id, "RolledBack", key);
+    if (unknown != null) {
+      return unknown;
+    }
+    a.pending.remove(key);
+    // a Rollback command is answered by the RolledBack of the command it targets
+    for (Iterator<PendingCommand> it = a.pending.values().iterator(); it.hasNext(); ) {
+      if (it.next().getCommand() instanceof Rollback r && r.getTargetIdempotencyKey().equals(key)) {
+        it.remove();
+      }
+    }
+    o.getDropped().forEach(a::drop);
+    a.version++;
+    record(a, offset, at, EntryKind.ROLLED_BACK, EntryVerdict.APPLIED, key, "", o.getReason(), null,
+        o.getDropped());
+    return new Applied(a.version);
+  }
+
+  private Verdict retired(int partition, long offset, Instant at, String id, Retired o) {
+    String key = o.getIdempotencyKey();
+    Aggregate a = byPartition.get(partition).get(id);
+    Verdict unknown = unknownCommand(partition, offset, a, id, "Retired", key);
+    if (unknown != null) {
+      return unknown;
+    }
+    PendingCommand p = a.pending.get(key);
+    if (p == null) {
+      record(a, offset, at, EntryKind.RETIRED, EntryVerdict.DUPLICATE, key, o.getWorker(), "command already answered",
+          null, o.getRetired());
+      return new Duplicate(a.commands.get(key), a.version);
+    }
+    if (!(p.getCommand() instanceof RetirePartitions)) {
+      return refuse(partition, offset, "Retired answers " + key + ", which is a "
+          + p.getCommand().getClass().getSimpleName() + " of " + id);
+    }
+    a.pending.remove(key);
+    o.getRetired().forEach(a::drop);
+    a.version++;
+    record(a, offset, at, EntryKind.RETIRED, EntryVerdict.APPLIED, key, o.getWorker(),
+        o.getArchivedTo() == null ? "dropped" : "archived to " + o.getArchivedTo(), null, o.getRetired());
+    return new Applied(a.version);
+  }
+
+  private Verdict unknownCommand(int partition, long offset, Aggregate a, String id, String outcome, String key) {
+    if (a == null || !a.decoded().commands.containsKey(key)) {
+      return refuse(partition, offset, outcome + " answers command " + key + ", which aggregate " + id
+          + " never received (broken order)");
+    }
+    return null;
+  }
+
+  private Refused refuse(int partition, long offset, String reason) {
+    recordsRead[partition]++;
+    deadLetters[partition]++;
+    nextOffset[partition] = Math.max(nextOffset[partition], offset + 1);
+    return new Refused(reason);
+  }
+
+  /**
+   * Moves {@code partition}'s position to {@code next} after the reader has passed records that are
+   * not data (transaction markers, aborted records): the catalog covers the log up to there.
+   */
+  void advance(int partition, long next) {
+    nextOffset[partition] = Math.max(nextOffset[partition], next);
+  }
+
+  /** The state of {@code partition}'s aggregates, ready for the snapshots topic (history and partitions compressed). */
+  public CatalogSnapshot snapshot(int partition, Instant takenAt) {
+    return snapshot(partition, takenAt, true);
+  }
+
+  private CatalogSnapshot snapshot(int partition, Instant takenAt, boolean deflated) {
+    List<AggregateState> states = new ArrayList<>();
+    for (Aggregate a : new TreeMap<>(byPartition.get(partition)).values()) {
+      states.add(new AggregateState(a.id, a.version, a.encodedBody(), a.partitionsBytes(deflated), a.history.size(),
+          deflated ? a.history.deflated() : a.history.encoded()));
+    }
+    return new CatalogSnapshot(commandsTopic, partition, nextOffset[partition], FOLD_VERSION, takenAt,
+        recordsRead[partition], deadLetters[partition], states);
+  }
+
+  /**
+   * Loads a snapshot of one partition into a catalog that has folded nothing of that partition yet.
+   * Aggregates stay encoded until read or folded.
+   *
+   * @throws IllegalArgumentException when the snapshot is of another topic, fold version or partition count
+   */
+  public void restore(CatalogSnapshot s) {
+    if (!s.getCommandsTopic().equals(commandsTopic) || s.getFoldVersion() != FOLD_VERSION
+        || s.getPartition() < 0 || s.getPartition() >= partitionCount) {
+      throw new IllegalArgumentException("snapshot of " + s.getCommandsTopic() + "-" + s.getPartition() + " (fold version "
+          + s.getFoldVersion() + ") does not fit this catalog of " + commandsTopic + " (" + partitionCount
+          + " partitions, fold version " + FOLD_VERSION + ")");
+    }
+    int p = s.getPartition();
+    if (recordsRead[p] != 0) {
+      throw new IllegalStateException("partition " + p + " of " + commandsTopic + " already has folded records");
+    }
+    for (AggregateState st : s.getAggregates()) {
+      // the snapshot's buffers are kept, not copied: aggregates the tail never touches stay as they are
+      Aggregate a = new Aggregate(st.getAggregateId(), p, History.ofDeflated(st.getHistory(), st.getHistoryCount()),
+          heap(st.getBody()), heap(st.getPartitions()));
+      a.version = st.getVersion();
+      byPartition.get(p).put(a.id, a);
+    }
+    nextOffset[p] = s.getNextOffset();
+    recordsRead[p] = s.getRecordsRead();
+    deadLetters[p] = s.getDeadLetters();
+  }
+
+  private static byte[] bytes(ByteBuffer b) {
+    byte[] out = new byte[b.remaining()];
+    b.duplicate().get(out);
+    return out;
+  }
+
+  private static ByteBuffer heap(ByteBuffer b) {
+    return b.hasArray() ? b : ByteBuffer.wrap(bytes(b));
+  }
+
+  /**
+   * The whole catalog in one canonical byte form: every partition's snapshot (taken at the epoch, so
+   * no clock gets in; nothing compressed, so no compressor gets in either), Avro binary, in partition
+   * order, aggregates by id, partitions by name. Two catalogs are equal exactly when these bytes are.
+   */
+  public byte[] canonicalBytes() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    SpecificDatumWriter<CatalogSnapshot> writer = new SpecificDatumWriter<>(CatalogSnapshot.class);
+    BinaryEncoder e = EncoderFactory.get().directBinaryEncoder(out, null);
+    try {
+      for (int p = 0; p < partitionCount; p++) {
+        writer.write(snapshot(p, Instant.EPOCH, false), e);
+      }
+    } catch (IOException ex) {
+      throw new UncheckedIOException(ex);
+    }
+    return out.toByteArray();
+  }
+
+  static String keyOf(Object command) {
+    return headerOf(command).getIdempotencyKey();
+  }
+
+  static CommandHeader headerOf(Object command) {
+    if (command instanceof ProvisionPartitions c) {
+      return c.getHeader();
+    } else if (command instanceof RetirePartitions c) {
+      return c.getHeader();
+    } else if (command instanceof Rollback c) {
+      return c.getHeader();
+    }
+    throw new IllegalArgumentException("not a command: " + (command == null ? "null" : command.getClass().getName()));
+  }
+
+  /** Replays the whole log (committed records only) as of now, from the latest snapshots plus the tail. */
+  public static PartitionCatalog replay(CommandStoreConfig config) {
+    return CatalogReplay.fromSnapshots(config, CatalogReplay.Progress.NONE).catalog();
   }
 }

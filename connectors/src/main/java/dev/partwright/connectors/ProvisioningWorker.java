@@ -1,24 +1,33 @@
 package dev.partwright.connectors;
 
+import dev.partwright.connectors.postgres.InvalidIdentifierException;
 import dev.partwright.connectors.postgres.PartitionProvisioner;
 import dev.partwright.connectors.postgres.ProvisioningException;
+import dev.partwright.connectors.postgres.QualifiedName;
 import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
 import dev.partwright.schemas.CommandLogEntry;
 import dev.partwright.schemas.Failed;
 import dev.partwright.schemas.PartitionAdded;
 import dev.partwright.schemas.PartitionKey;
+import dev.partwright.schemas.PartitionRetired;
 import dev.partwright.schemas.PartitionSpec;
 import dev.partwright.schemas.Provisioned;
 import dev.partwright.schemas.ProvisionPartitions;
 import dev.partwright.schemas.Rejected;
+import dev.partwright.schemas.RetirePartitions;
+import dev.partwright.schemas.Rollback;
+import dev.partwright.schemas.RolledBack;
 import dev.partwright.schemas.Topics;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.nio.charset.StandardCharsets;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -26,6 +35,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -44,11 +54,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Consumes the command log and applies each {@code ProvisionPartitions} to PostgreSQL, in log
- * order per aggregate. After the database work is durable, the outcome (to the command log), the
- * boundary changes (one {@code PartitionAdded} per new partition) and the consumed offset are
- * committed in one Kafka transaction: a crash never leaves an outcome without its offset or the
+ * Consumes the command log and applies each command to PostgreSQL, in log order per aggregate:
+ * quota gate, circuit breaker, DDL, verification, then publication. After the database work is
+ * durable, the outcome (to the command log), the boundary changes ({@code PartitionAdded} per
+ * partition, {@code PartitionRetired} per retired one), any capacity alert and the consumed offset
+ * are committed in one Kafka transaction: a crash never leaves an outcome without its offset or the
  * other way round, and a re-delivered command is a no-op that re-emits its outcome.
+ *
+ * <p>While the {@link CircuitBreaker} is open, the command at hand waits: its partition (and every
+ * other one the worker owns) is paused and rewound to it, its offset is not committed, and the
+ * worker keeps polling so it stays in its group. At start-up, interrupted detaches are finalized and
+ * orphan tables dropped ({@code RolledBack} outcomes) before the first command is read.
  */
 public final class ProvisioningWorker implements AutoCloseable {
 
@@ -57,6 +73,8 @@ public final class ProvisioningWorker implements AutoCloseable {
   private final WorkerConfig config;
   private final PartitionProvisioner provisioner;
   private final MeterRegistry meters;
+  private final CircuitBreaker breaker;
+  private final DatabaseMonitor monitor;
   private final AvroSerde<CommandLogEntry> log = AvroSerde.of(CommandLogEntry.class);
   private final AvroSerde<BoundaryChange> boundaries = AvroSerde.of(BoundaryChange.class);
   private final AtomicBoolean running = new AtomicBoolean(true);
@@ -65,14 +83,17 @@ public final class ProvisioningWorker implements AutoCloseable {
   private final Timer provisioningTimer;
   private volatile KafkaConsumer<String, byte[]> consumer;
   private volatile Throwable failure;
+  private volatile PartitionProvisioner.Recovery recovery;
   private Thread thread;
 
   public ProvisioningWorker(WorkerConfig config, PartitionProvisioner provisioner, MeterRegistry meters) {
     this.config = config;
     this.provisioner = provisioner;
     this.meters = meters;
+    this.breaker = new CircuitBreaker(config.breaker(), provisioner::health, meters);
+    this.monitor = new DatabaseMonitor(provisioner.dataSource(), meters);
     this.provisioningTimer = Timer.builder("partwright.worker.provisioning")
-        .description("Time to apply one ProvisionPartitions: DDL, verification, analyze")
+        .description("Time to apply one ProvisionPartitions: quota gate, DDL, verification, analyze")
         .publishPercentiles(0.5, 0.99)
         .register(meters);
   }
@@ -95,6 +116,16 @@ public final class ProvisioningWorker implements AutoCloseable {
     return failure;
   }
 
+  /** The circuit breaker this worker consults before each command. */
+  public CircuitBreaker breaker() {
+    return breaker;
+  }
+
+  /** What start-up recovery did; null until it ran. */
+  public PartitionProvisioner.Recovery recovery() {
+    return recovery;
+  }
+
   private void run() {
     try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(consumerProperties(), new StringDeserializer(),
              new ByteArrayDeserializer());
@@ -103,24 +134,46 @@ public final class ProvisioningWorker implements AutoCloseable {
       consumer = c;
       provisioner.prepare();
       producer.initTransactions();
-      c.subscribe(List.of(config.commandsTopic()), new org.apache.kafka.clients.consumer.ConsumerRebalanceListener() {
+      recover(producer);
+      c.subscribe(List.of(config.commandsTopic()), new ConsumerRebalanceListener() {
         @Override
-        public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {}
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {}
 
         @Override
-        public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
           if (!partitions.isEmpty()) {
             assigned.countDown();
           }
         }
       });
+      Instant resumeAt = null;
+      Instant nextMonitor = Instant.now();
       while (running.get()) {
+        if (resumeAt != null && !Instant.now().isBefore(resumeAt)) {
+          c.resume(c.paused());
+          resumeAt = null;
+        }
+        if (!Instant.now().isBefore(nextMonitor)) {
+          refreshMonitor();
+          nextMonitor = Instant.now().plus(config.monitorInterval());
+        }
         ConsumerRecords<String, byte[]> records = c.poll(Duration.ofMillis(200));
+        Map<TopicPartition, Long> next = new HashMap<>();
         for (ConsumerRecord<String, byte[]> record : records) {
           if (!running.get()) {
             break;
           }
-          handle(record, c, producer);
+          TopicPartition tp = new TopicPartition(record.topic(), record.partition());
+          if (!handle(record, c, producer)) {
+            // the breaker is open: rewind to the first record not handled of every partition, and wait
+            for (TopicPartition p : records.partitions()) {
+              c.seek(p, next.getOrDefault(p, records.records(p).get(0).offset()));
+            }
+            c.pause(c.assignment());
+            resumeAt = Instant.now().plus(breaker.config().openInterval());
+            break;
+          }
+          next.put(tp, record.offset() + 1);
         }
       }
     } catch (WakeupException e) {
@@ -136,7 +189,40 @@ public final class ProvisioningWorker implements AutoCloseable {
     }
   }
 
-  private void handle(ConsumerRecord<String, byte[]> record, KafkaConsumer<String, byte[]> c,
+  private void refreshMonitor() {
+    try {
+      monitor.refresh();
+    } catch (SQLException | RuntimeException e) {
+      LOG.warn("database monitoring queries failed: {}", e.getMessage());
+    }
+  }
+
+  /** Start-up recovery, and one {@code RolledBack} outcome per orphan dropped. */
+  private void recover(KafkaProducer<String, byte[]> producer) throws ProvisioningException {
+    PartitionProvisioner.Recovery r = provisioner.recover();
+    recovery = r;
+    List<ProducerRecord<String, byte[]>> out = new ArrayList<>();
+    for (PartitionProvisioner.Orphan o : r.dropped()) {
+      meters.counter("partwright.worker.orphans.dropped").increment();
+      if (o.aggregateId().isEmpty()) {
+        continue; // no aggregate to answer to; the audit log has the drop
+      }
+      out.add(outcome(o.aggregateId(), RolledBack.newBuilder()
+          .setIdempotencyKey(o.idempotencyKey())
+          .setDropped(List.of(o.table()))
+          .setReason("orphan found at start-up by worker " + config.workerId() + ": " + o.table()
+              + " carried Partwright's creation marker but was attached nowhere; dropped")
+          .build()));
+    }
+    if (!out.isEmpty()) {
+      producer.beginTransaction();
+      out.forEach(producer::send);
+      producer.commitTransaction();
+    }
+  }
+
+  /** Applies one record; false when the breaker made it wait (nothing was done or committed). */
+  private boolean handle(ConsumerRecord<String, byte[]> record, KafkaConsumer<String, byte[]> c,
       KafkaProducer<String, byte[]> producer) {
     List<ProducerRecord<String, byte[]>> out = new ArrayList<>();
     CommandLogEntry entry = null;
@@ -150,8 +236,21 @@ public final class ProvisioningWorker implements AutoCloseable {
       LOG.warn("unreadable command-log record {}-{}@{} sent to {}: {}", record.topic(), record.partition(),
           record.offset(), config.deadLetterTopic(), e.getMessage());
     }
-    if (entry != null && entry.getEntry() instanceof ProvisionPartitions command) {
-      out.addAll(apply(command, record));
+    Object command = entry == null ? null : entry.getEntry();
+    QualifiedName gate = gateOf(command);
+    if (gate != null && !breaker.allows(gate)) {
+      return false;
+    }
+    boolean success = true;
+    if (command instanceof ProvisionPartitions p) {
+      success = apply(p, record, out);
+    } else if (command instanceof RetirePartitions r) {
+      success = retire(r, record, out);
+    } else if (command instanceof Rollback r) {
+      success = rollback(r, record, out);
+    }
+    if (gate != null) {
+      breaker.completed(success);
     }
     producer.beginTransaction();
     for (ProducerRecord<String, byte[]> r : out) {
@@ -161,67 +260,200 @@ public final class ProvisioningWorker implements AutoCloseable {
         Map.of(new TopicPartition(record.topic(), record.partition()), new OffsetAndMetadata(record.offset() + 1)),
         c.groupMetadata());
     producer.commitTransaction();
+    return true;
   }
 
-  private List<ProducerRecord<String, byte[]>> apply(ProvisionPartitions command, ConsumerRecord<String, byte[]> record) {
+  /** The table whose tree a command touches, for the breaker; null when it is not a command or names nothing valid. */
+  private static QualifiedName gateOf(Object command) {
+    try {
+      if (command instanceof ProvisionPartitions p && !p.getPartitions().isEmpty()) {
+        return QualifiedName.parse(p.getPartitions().get(0).getParent());
+      }
+      if (command instanceof RetirePartitions r && !r.getPartitions().isEmpty()) {
+        return QualifiedName.parse(r.getPartitions().get(0));
+      }
+      if (command instanceof Rollback r && !r.getPartitions().isEmpty()) {
+        return QualifiedName.parse(r.getPartitions().get(0));
+      }
+    } catch (InvalidIdentifierException e) {
+      return null; // the command will be rejected for it, no database work to protect
+    }
+    return null;
+  }
+
+  /** Quota gate, then provisioning; true unless the database failed. */
+  private boolean apply(ProvisionPartitions command, ConsumerRecord<String, byte[]> record,
+      List<ProducerRecord<String, byte[]>> out) {
     String aggregate = command.getHeader().getAggregateId();
     String key = command.getHeader().getIdempotencyKey();
     Instant started = Instant.now();
-    List<ProducerRecord<String, byte[]>> out = new ArrayList<>();
     Object outcome;
+    boolean success = true;
     try {
-      PartitionProvisioner.Result result = provisioner.provision(command);
-      Duration took = Duration.between(started, Instant.now());
-      provisioningTimer.record(took);
-      outcome = Provisioned.newBuilder()
-          .setIdempotencyKey(key)
-          .setCreated(result.created())
-          .setAlreadyPresent(result.alreadyPresent())
-          .setWorker(config.workerId())
-          .setDurationMicros(took.toNanos() / 1_000)
-          .build();
-      // the aggregate lives in one partition of the log, so the command's offset orders its versions
-      long version = record.offset();
-      List<PartitionSpec> all = new ArrayList<>(result.created());
-      all.addAll(result.alreadyPresent());
-      for (int i = 0; i < all.size(); i++) {
-        out.add(boundaryAdded(aggregate, version, all.get(i), keyOf(result, command, all.get(i))));
-      }
-      LOG.info("{} {}: created {} partitions, {} already present, in {} ms", aggregate, key, result.created().size(),
-          result.alreadyPresent().size(), took.toMillis());
-    } catch (ProvisioningException e) {
-      outcome = switch (e.kind()) {
-        case REJECTED -> Rejected.newBuilder().setIdempotencyKey(key).setCode(e.code()).setReason(e.getMessage()).build();
-        case RETRYABLE, FAILED -> Failed.newBuilder()
+      PartitionProvisioner.Demand demand = provisioner.demand(command);
+      Quota quota = config.quotas().forTable(aggregate, demand.rootTable());
+      String over = overQuota(demand, quota);
+      if (over != null) {
+        outcome = rejectForQuota(command, demand, quota, over, out);
+      } else {
+        PartitionProvisioner.Result result = provisioner.provision(command);
+        Duration took = Duration.between(started, Instant.now());
+        provisioningTimer.record(took);
+        outcome = Provisioned.newBuilder()
             .setIdempotencyKey(key)
-            .setRetryable(e.kind() == ProvisioningException.Kind.RETRYABLE)
-            .setAttempts(config.limits().maxAttempts())
-            .setSqlState(e.sqlState())
-            .setReason(e.getMessage())
+            .setCreated(result.created())
+            .setAlreadyPresent(result.alreadyPresent())
+            .setWorker(config.workerId())
+            .setDurationMicros(took.toNanos() / 1_000)
             .build();
-      };
+        if (result.rowsMovedFromDefault() > 0) {
+          meters.counter("partwright.worker.default.rows.moved").increment(result.rowsMovedFromDefault());
+        }
+        // the aggregate lives in one partition of the log, so the command's offset orders its versions
+        List<PartitionSpec> specs = command.getPartitions();
+        for (int i = 0; i < specs.size(); i++) {
+          out.add(added(aggregate, record.offset(), specs.get(i), result.parentKeys().get(i), result.rootTables().get(i)));
+        }
+        LOG.info("{} {}: created {} partitions, {} already present, {} rows moved from DEFAULT, in {} ms", aggregate, key,
+            result.created().size(), result.alreadyPresent().size(), result.rowsMovedFromDefault(), took.toMillis());
+      }
+    } catch (ProvisioningException e) {
+      provisioningTimer.record(Duration.between(started, Instant.now()));
+      // partitions verified before the failure exist: routers must know them
+      for (ProvisioningException.PartitionKeyed p : e.createdWithKeys()) {
+        out.add(added(aggregate, record.offset(), p.spec(), p.parentKey(), p.rootTable()));
+      }
+      outcome = failureOutcome(key, e);
+      success = e.kind() == ProvisioningException.Kind.REJECTED;
       LOG.warn("{} {}: {} {}", aggregate, key, e.kind(), e.getMessage());
+    } catch (RuntimeException e) {
+      // one broken command must not stop the worker for every other table
+      outcome = Failed.newBuilder().setIdempotencyKey(key).setRetryable(false).setAttempts(1)
+          .setReason("internal error: " + e).build();
+      success = false;
+      LOG.error("{} {}: internal error", aggregate, key, e);
     }
+    out.add(0, outcome(aggregate, outcome));
+    return success;
+  }
+
+  private static String overQuota(PartitionProvisioner.Demand demand, Quota quota) {
+    if (demand.requested() == 0) {
+      return null; // a redelivered command creates nothing: never rejected for a quota it already fits
+    }
+    if (demand.partitions() + (long) demand.requested() > quota.maxPartitions()) {
+      return "QUOTA_PARTITIONS";
+    }
+    if (demand.bytes() >= quota.maxBytes()) {
+      return "QUOTA_BYTES";
+    }
+    return null;
+  }
+
+  private Rejected rejectForQuota(ProvisionPartitions command, PartitionProvisioner.Demand demand, Quota quota,
+      String code, List<ProducerRecord<String, byte[]>> out) {
+    String aggregate = command.getHeader().getAggregateId();
+    String key = command.getHeader().getIdempotencyKey();
+    String reason = code.equals("QUOTA_PARTITIONS")
+        ? demand.rootTable() + " has " + demand.partitions() + " partitions, the command adds " + demand.requested()
+            + ", quota " + quota.maxPartitions()
+        : demand.rootTable() + " holds " + demand.bytes() + " bytes, quota " + quota.maxBytes();
+    CapacityAlert alert = new CapacityAlert(code, aggregate, demand.rootTable(), key, demand.partitions(),
+        quota.maxPartitions(), demand.requested(), demand.bytes(), quota.maxBytes(), config.workerId(), Instant.now());
+    out.add(new ProducerRecord<>(config.alertsTopic(), aggregate, alert.toJson().getBytes(StandardCharsets.UTF_8)));
+    meters.counter("partwright.worker.quota.rejections", "table", demand.rootTable(), "code", code).increment();
+    LOG.warn("{} {}: rejected, {}", aggregate, key, reason);
+    return Rejected.newBuilder().setIdempotencyKey(key).setCode(code).setReason(reason).build();
+  }
+
+  private Object failureOutcome(String key, ProvisioningException e) {
+    return switch (e.kind()) {
+      case REJECTED -> Rejected.newBuilder().setIdempotencyKey(key).setCode(e.code()).setReason(e.getMessage()).build();
+      case ROLLED_BACK -> RolledBack.newBuilder().setIdempotencyKey(key).setDropped(e.dropped())
+          .setReason(e.code() + ": " + e.getMessage()).build();
+      case RETRYABLE, FAILED -> Failed.newBuilder()
+          .setIdempotencyKey(key)
+          .setRetryable(e.kind() == ProvisioningException.Kind.RETRYABLE)
+          .setAttempts(e.attempts())
+          .setSqlState(e.sqlState())
+          .setReason(e.getMessage())
+          .build();
+    };
+  }
+
+  /**
+   * Retention. Until the command log has a {@code Retired} outcome, a retirement is answered with
+   * {@code RolledBack} listing the partitions that left: the catalog removes exactly those.
+   */
+  private boolean retire(RetirePartitions command, ConsumerRecord<String, byte[]> record,
+      List<ProducerRecord<String, byte[]>> out) {
+    String key = command.getHeader().getIdempotencyKey();
+    return removal(command.getHeader().getAggregateId(), key, record, out,
+        () -> provisioner.retire(command), "retired by RetirePartitions"
+            + (command.getArchiveSchema() == null ? " (dropped)" : " (archived to " + command.getArchiveSchema() + ")"));
+  }
+
+  private boolean rollback(Rollback command, ConsumerRecord<String, byte[]> record,
+      List<ProducerRecord<String, byte[]>> out) {
+    return removal(command.getHeader().getAggregateId(), command.getTargetIdempotencyKey(), record, out,
+        () -> provisioner.rollback(command), "rolled back by Rollback " + command.getHeader().getIdempotencyKey());
+  }
+
+  @FunctionalInterface
+  private interface Removal {
+    PartitionProvisioner.Retirement run() throws ProvisioningException;
+  }
+
+  private boolean removal(String aggregate, String key, ConsumerRecord<String, byte[]> record,
+      List<ProducerRecord<String, byte[]>> out, Removal removal, String why) {
+    Object outcome;
+    boolean success = true;
+    try {
+      PartitionProvisioner.Retirement r = removal.run();
+      List<String> names = new ArrayList<>();
+      for (PartitionProvisioner.Removed p : r.removed()) {
+        names.add(p.partition());
+        out.add(retired(aggregate, record.offset(), p));
+      }
+      for (PartitionProvisioner.Removed p : r.alreadyGone()) {
+        names.add(p.partition());
+        if (!p.parent().isEmpty()) {
+          out.add(retired(aggregate, record.offset(), p));
+        }
+      }
+      outcome = RolledBack.newBuilder().setIdempotencyKey(key).setDropped(names)
+          .setReason(why + ": " + r.removed().size() + " removed, " + r.alreadyGone().size() + " already gone").build();
+      LOG.info("{} {}: {} {}", aggregate, key, why, names);
+    } catch (ProvisioningException e) {
+      outcome = failureOutcome(key, e);
+      success = e.kind() == ProvisioningException.Kind.REJECTED;
+      LOG.warn("{} {}: {} {}", aggregate, key, e.kind(), e.getMessage());
+    } catch (RuntimeException e) {
+      outcome = Failed.newBuilder().setIdempotencyKey(key).setRetryable(false).setAttempts(1)
+          .setReason("internal error: " + e).build();
+      success = false;
+      LOG.error("{} {}: internal error", aggregate, key, e);
+    }
+    out.add(0, outcome(aggregate, outcome));
+    return success;
+  }
+
+  private ProducerRecord<String, byte[]> outcome(String aggregate, Object outcome) {
     meters.counter("partwright.worker.outcomes", "type", outcome.getClass().getSimpleName()).increment();
     CommandLogEntry entry = CommandLogEntry.newBuilder()
         .setAggregateId(aggregate)
         .setRecordedAt(Instant.now())
         .setEntry(outcome)
         .build();
-    out.add(0, new ProducerRecord<>(config.commandsTopic(), aggregate, log.encode(config.commandsTopic(), entry)));
-    return out;
+    return new ProducerRecord<>(config.commandsTopic(), aggregate, log.encode(config.commandsTopic(), entry));
   }
 
-  private static PartitionKey keyOf(PartitionProvisioner.Result result, ProvisionPartitions command, PartitionSpec spec) {
-    int index = command.getPartitions().indexOf(spec);
-    return result.parentKeys().get(index);
-  }
-
-  private ProducerRecord<String, byte[]> boundaryAdded(String aggregate, long version, PartitionSpec spec, PartitionKey key) {
+  private ProducerRecord<String, byte[]> added(String aggregate, long version, PartitionSpec spec, PartitionKey key,
+      String root) {
     BoundaryChange change = BoundaryChange.newBuilder()
         .setAggregateId(aggregate)
         .setAggregateVersion(version)
-        .setRootTable(spec.getParent())
+        .setRootTable(root)
         .setChangedAt(Instant.now())
         .setChange(PartitionAdded.newBuilder()
             .setPartition(spec.getSchemaName() + "." + spec.getName())
@@ -231,8 +463,18 @@ public final class ProvisioningWorker implements AutoCloseable {
             .setSubpartitionBy(spec.getSubpartitionBy())
             .build())
         .build();
-    return new ProducerRecord<>(config.boundariesTopic(), spec.getParent(),
-        boundaries.encode(config.boundariesTopic(), change));
+    return new ProducerRecord<>(config.boundariesTopic(), root, boundaries.encode(config.boundariesTopic(), change));
+  }
+
+  private ProducerRecord<String, byte[]> retired(String aggregate, long version, PartitionProvisioner.Removed p) {
+    BoundaryChange change = BoundaryChange.newBuilder()
+        .setAggregateId(aggregate)
+        .setAggregateVersion(version)
+        .setRootTable(p.rootTable())
+        .setChangedAt(Instant.now())
+        .setChange(PartitionRetired.newBuilder().setPartition(p.partition()).setParent(p.parent()).build())
+        .build();
+    return new ProducerRecord<>(config.boundariesTopic(), p.rootTable(), boundaries.encode(config.boundariesTopic(), change));
   }
 
   private Properties consumerProperties() {

@@ -31,11 +31,11 @@ public record Coverage(Instant from, Instant to) {
         });
   }
 
-  private static long micros(Instant t) {
+  static long micros(Instant t) {
     return Math.addExact(Math.multiplyExact(t.getEpochSecond(), 1_000_000L), t.getNano() / 1_000);
   }
 
-  private static Instant ofMicros(long micros) {
+  static Instant ofMicros(long micros) {
     return Instant.ofEpochSecond(Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1_000L);
   }
 }

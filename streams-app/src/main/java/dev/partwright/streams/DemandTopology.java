@@ -1,71 +1,163 @@
 package dev.partwright.streams;
 
 import dev.partwright.schemas.AvroSerde;
+import dev.partwright.schemas.CapacityAlert;
 import dev.partwright.schemas.CommandLogEntry;
 import dev.partwright.schemas.IngestionEvent;
-import dev.partwright.schemas.ProvisionPartitions;
-import java.time.Instant;
+import dev.partwright.schemas.ManagedTablePolicy;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Metrics;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Optional;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.utils.Utils;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.LogAndContinueExceptionHandler;
 import org.apache.kafka.streams.errors.LogAndContinueProcessingExceptionHandler;
+import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
-import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.Stores;
 
 /**
- * Ingestion events in, {@code ProvisionPartitions} commands out. Events are re-keyed by aggregate
- * so one task owns one aggregate's coverage; the planner decides, per event, what the aggregate
- * lacks; the command goes to the command store keyed by aggregate. Unreadable and unplannable
- * events go to the dead-letter topic with the reason (Kafka Streams' own DLQ support, KIP-1034:
- * headers {@code __streams.errors.exception} / {@code __streams.errors.message}); the topology
- * never stops on bad input.
+ * Ingestion events in; {@code ProvisionPartitions} commands, {@code Rejected} outcomes and capacity
+ * alerts out. Events are keyed by aggregate and brought to the task that owns it — through the
+ * repartition topic only when they are not already there — so one task owns one aggregate's
+ * windows, forecast, rate limit and coverage; the planner decides, per event, what the aggregate lacks; the result
+ * goes to the command store keyed by aggregate, alerts to the alerts topic. Policies come from the
+ * compacted policies topic (a global store: every instance knows every table) with the config's
+ * static policies as fallback. Unreadable and unplannable events go to the dead-letter topic with
+ * the reason (Kafka Streams' own DLQ support, KIP-1034: headers {@code __streams.errors.exception}
+ * / {@code __streams.errors.message}); the topology never stops on bad input.
  */
 public final class DemandTopology {
 
   /** Per-aggregate coverage already commanded (changelogged, restorable). */
   public static final String COVERAGE_STORE = "coverage";
+  /** Per-aggregate rate-limit tokens, buffer depth, last rejection. */
+  public static final String STATE_STORE = "planner-state";
+  /** Per-aggregate demand held back by the rate limit. */
+  public static final String DEFERRED_STORE = "deferred-demand";
+  /** Tumbling velocity windows per aggregate: events, rows, bytes, horizon. */
+  public static final String VELOCITY_STORE = "demand-velocity";
+  /** Tumbling daily windows per aggregate: the forecast's input. */
+  public static final String DAILY_STORE = "demand-daily";
+  /** Global store of the policies topic. */
+  public static final String POLICIES_STORE = "policies";
 
   private DemandTopology() {}
 
+  /** The topology, with meters on Micrometer's global registry. */
   public static Topology build(StreamsBuilder builder, PlannerConfig config) {
-    AvroSerde<IngestionEvent> events = AvroSerde.of(IngestionEvent.class);
-    AvroSerde<CommandLogEntry> log = AvroSerde.of(CommandLogEntry.class);
-    builder.addStateStore(Stores.keyValueStoreBuilder(
-        Stores.persistentKeyValueStore(COVERAGE_STORE), Serdes.String(), Coverage.serde()));
+    return build(builder, config, Metrics.globalRegistry);
+  }
 
-    builder.stream(config.ingestionTopic(), Consumed.with(Serdes.ByteArray(), events).withName("ingestion-events"))
-        .selectKey((key, event) -> aggregateOf(event, config), Named.as("key-by-aggregate"))
-        .repartition(Repartitioned.with(Serdes.String(), events).withName("by-aggregate"))
-        .process(() -> new PlanningProcessor(config), Named.as("planner"), COVERAGE_STORE)
-        .to(config.commandsTopic(), Produced.with(Serdes.String(), log).withName("commands"));
+  public static Topology build(StreamsBuilder builder, PlannerConfig config, MeterRegistry meters) {
+    PolicyBook policyBook = new PolicyBook(config.policies());
+    PlannerMetrics metrics = new PlannerMetrics(meters);
+    addStores(builder, config, policyBook);
+
+    // Each aggregate is owned by the task of partition hash(routing key): its tenant, or for a table
+    // shared by all tenants the aggregate id. Events already in that partition (produced with the
+    // tenant as key, default partitioner) stay local; the others cross the repartition topic.
+    KStream<Routed, IngestionEvent> keyed = builder
+        .stream(config.ingestionTopic(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("ingestion-events"))
+        .process(() -> new AggregateKeyer(config, policyBook), Named.as("key-by-aggregate"));
+    Map<String, KStream<Routed, IngestionEvent>> routes = keyed.split(Named.as("route-"))
+        .branch((routed, event) -> routed.local(), Branched.as("local"))
+        .defaultBranch(Branched.as("remote"));
+    KStream<String, IngestionEvent> local = routes.get("route-local")
+        .selectKey((routed, event) -> routed.aggregate(), Named.as("local-aggregate"));
+    KStream<String, IngestionEvent> moved = routes.get("route-remote")
+        .selectKey((routed, event) -> routed.aggregate(), Named.as("remote-aggregate"))
+        .repartition(Repartitioned.with(Serdes.String(), AvroSerde.of(IngestionEvent.class)).withName("by-aggregate")
+            .withStreamPartitioner(DemandTopology::ownerOf));
+    KStream<String, SpecificRecord> planned = local.merge(moved, Named.as("owned-events"))
+        .process(() -> new PlanningProcessor(config, policyBook, metrics), Named.as("planner"),
+            COVERAGE_STORE, STATE_STORE, DEFERRED_STORE, VELOCITY_STORE, DAILY_STORE);
+
+    Map<String, KStream<String, SpecificRecord>> outputs = planned.split(Named.as("planned-"))
+        .branch((aggregate, value) -> value instanceof CapacityAlert, Branched.as("alerts"))
+        .defaultBranch(Branched.as("log"));
+    outputs.get("planned-log")
+        .mapValues(value -> (CommandLogEntry) value, Named.as("as-log-entry"))
+        .to(config.commandsTopic(), Produced.with(Serdes.String(), AvroSerde.of(CommandLogEntry.class)).withName("commands"));
+    outputs.get("planned-alerts")
+        .mapValues(value -> (CapacityAlert) value, Named.as("as-alert"))
+        .to(config.alertsTopic(), Produced.with(Serdes.String(), AvroSerde.of(CapacityAlert.class)).withName("alerts"));
     return builder.build();
   }
 
+  private static void addStores(StreamsBuilder builder, PlannerConfig config, PolicyBook policyBook) {
+    builder.addStateStore(Stores.keyValueStoreBuilder(
+        Stores.persistentKeyValueStore(COVERAGE_STORE), Serdes.String(), Coverage.serde()));
+    builder.addStateStore(Stores.keyValueStoreBuilder(
+        Stores.persistentKeyValueStore(STATE_STORE), Serdes.String(), PlannerState.serde()).withCachingEnabled());
+    builder.addStateStore(Stores.keyValueStoreBuilder(
+        Stores.persistentKeyValueStore(DEFERRED_STORE), Serdes.String(), Coverage.serde()));
+    // Written on every event: the cache turns one changelog record per event into one per aggregate
+    // and commit, and holds nothing back from the output (commands are forwarded, not cache-flushed).
+    Duration velocity = config.windows().velocity();
+    Duration velocityRetention = max(Duration.ofHours(1), velocity.multipliedBy(config.windows().velocityWindows() * 2L));
+    builder.addStateStore(Stores.windowStoreBuilder(
+        Stores.persistentWindowStore(VELOCITY_STORE, velocityRetention, velocity, false),
+        Serdes.String(), Demand.serde()).withCachingEnabled());
+    builder.addStateStore(Stores.windowStoreBuilder(
+        Stores.persistentWindowStore(DAILY_STORE, Duration.ofDays(config.windows().historyDays() + 2L), Duration.ofDays(1), false),
+        Serdes.String(), Demand.serde()).withCachingEnabled());
+    if (config.policiesTopic() != null) {
+      AvroSerde<ManagedTablePolicy> policies = AvroSerde.of(ManagedTablePolicy.class);
+      builder.addGlobalStore(
+          Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(POLICIES_STORE), Serdes.String(), policies)
+              .withLoggingDisabled(),
+          config.policiesTopic(),
+          Consumed.with(Serdes.String(), policies).withName("policies"),
+          () -> policyBook.updater(POLICIES_STORE));
+    }
+  }
+
   /**
-   * Streams settings tuned for reaction time: records leave within one commit interval, no
-   * record cache holds them back, DLQ on bad input. At-least-once is enough: commands carry
-   * deterministic idempotency keys and the worker applies each once.
+   * Streams settings tuned for reaction time: the planner forwards each command the moment it
+   * decides it (no cache holds it, no transaction hides it: at-least-once, producer linger 0), so
+   * a command is on the log a produce round trip after its event was read, whatever the commit
+   * interval. The commit interval (1 s) then only bounds how much is re-planned after a crash —
+   * idempotently: commands carry deterministic keys — and how often stores are flushed; at 100 ms
+   * the RocksDB flushes cost more than the planning. DLQ on bad input.
    */
   public static Properties streamsProperties(String bootstrapServers, String applicationId, PlannerConfig config) {
     Properties p = new Properties();
     p.put(StreamsConfig.APPLICATION_ID_CONFIG, applicationId);
     p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
     p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
-    p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
-    p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0);
+    p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 1000);
+    p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 10 * 1024 * 1024L);
     p.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), 0);
     p.put(StreamsConfig.consumerPrefix("fetch.max.wait.ms"), 20);
+    // bigger polls under backlog: Kafka Streams' per-poll work (punctuation, commit checks) is paid less often
+    p.put(StreamsConfig.consumerPrefix("max.poll.records"), 5000);
+    p.put(StreamsConfig.BUFFERED_RECORDS_PER_PARTITION_CONFIG, 5000);
     p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndContinueExceptionHandler.class);
     p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndContinueProcessingExceptionHandler.class);
     p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
@@ -73,17 +165,111 @@ public final class DemandTopology {
     return p;
   }
 
-  static String aggregateOf(IngestionEvent event, PlannerConfig config) {
-    if (event == null) {
-      throw new UnplannableEventException("empty ingestion event (null payload)");
+  /**
+   * Creates the topics the topology reads and writes besides the command store's: the ingestion
+   * topic ({@code partitions}), the compacted policies topic (1 partition: it is small and read
+   * whole by every instance), the alerts and dead-letter topics. Existing topics are left as they are.
+   */
+  public static void ensureTopics(Admin admin, PlannerConfig config, int partitions, short replicationFactor) {
+    List<NewTopic> wanted = new ArrayList<>();
+    wanted.add(new NewTopic(config.ingestionTopic(), partitions, replicationFactor));
+    wanted.add(new NewTopic(config.alertsTopic(), 1, replicationFactor));
+    wanted.add(new NewTopic(config.deadLetterTopic(), 1, replicationFactor));
+    if (config.policiesTopic() != null) {
+      wanted.add(new NewTopic(config.policiesTopic(), 1, replicationFactor)
+          .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)));
     }
-    TablePolicy policy = policyOf(event, config);
-    return Planner.aggregateOf(event, policy).toString();
+    try {
+      Set<String> existing = admin.listTopics().names().get();
+      List<NewTopic> missing = wanted.stream().filter(t -> !existing.contains(t.name())).toList();
+      if (!missing.isEmpty()) {
+        admin.createTopics(missing).all().get();
+      }
+    } catch (ExecutionException e) {
+      if (!(e.getCause() instanceof TopicExistsException)) {
+        throw new IllegalStateException("cannot create the demand topology's topics: " + e.getCause(), e.getCause());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while creating topics", e);
+    }
   }
 
-  static TablePolicy policyOf(IngestionEvent event, PlannerConfig config) {
+  /** An event's aggregate, and whether the event already sits in the partition that owns it. */
+  record Routed(String aggregate, boolean local) {}
+
+  /**
+   * The routing key of an aggregate: its tenant, so that events produced with the tenant as key
+   * are already where they belong; for a table shared by all tenants, the aggregate id itself.
+   */
+  static byte[] routingKey(String aggregate) {
+    int slash = aggregate.indexOf('/');
+    String tenant = aggregate.substring(0, slash);
+    return (tenant.equals(dev.partwright.schemas.AggregateId.SHARED) ? aggregate : tenant).getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** The partition that owns an aggregate: what Kafka's default partitioner does with its routing key. */
+  static Optional<Set<Integer>> ownerOf(String topic, String aggregate, IngestionEvent value, int partitions) {
+    return Optional.of(Set.of(Utils.toPositive(Utils.murmur2(routingKey(aggregate))) % partitions));
+  }
+
+  /**
+   * Re-keys each event by its aggregate, which depends on the table's policy (shared or
+   * tenant-scoped), hence a processor: it reads the global policies store. Events of unmanaged
+   * tables fail here, before the repartition, and go to the dead-letter topic.
+   */
+  static final class AggregateKeyer implements Processor<byte[], byte[], Routed, IngestionEvent> {
+    private final AvroSerde<IngestionEvent> events = AvroSerde.of(IngestionEvent.class);
+    private final PlannerConfig config;
+    private final PolicyBook policyBook;
+    /** Aggregate ids by tenant, per table policy: building and validating one per event costs more than planning. */
+    private final Map<TablePolicy, Map<String, String>> aggregates = new java.util.IdentityHashMap<>();
+    private ProcessorContext<Routed, IngestionEvent> context;
+    private PolicyBook.View policies;
+
+    AggregateKeyer(PlannerConfig config, PolicyBook policyBook) {
+      this.config = config;
+      this.policyBook = policyBook;
+    }
+
+    @Override
+    public void init(ProcessorContext<Routed, IngestionEvent> context) {
+      this.context = context;
+      policies = policyBook.view(config.policiesTopic() == null ? null : context.getStateStore(POLICIES_STORE));
+    }
+
+    @Override
+    public void process(Record<byte[], byte[]> record) {
+      IngestionEvent event = events.decode(config.ingestionTopic(), record.value());
+      if (event == null) {
+        throw new UnplannableEventException("empty ingestion event (null payload)");
+      }
+      TablePolicy policy = policyOf(event, policies);
+      if (aggregates.size() > 1_000) {
+        aggregates.clear(); // keyed by policy instance: each policy update brings new ones
+      }
+      String aggregate = aggregates.computeIfAbsent(policy, p -> lru(100_000))
+          .computeIfAbsent(event.getTenant(), tenant -> Planner.aggregateOf(event, policy).toString());
+      // same key bytes, same partitioner, same partition count (Kafka Streams sizes the repartition
+      // topic like the ingestion topic): the event is already in its owner's partition
+      boolean local = record.key() != null && Arrays.equals(record.key(), routingKey(aggregate));
+      // local events go on as decoded objects: one decode per event; moved ones are encoded for the trip
+      context.forward(new Record<>(new Routed(aggregate, local), event, record.timestamp(), record.headers()));
+    }
+  }
+
+  static <V> Map<String, V> lru(int max) {
+    return new java.util.LinkedHashMap<>(1024, 0.75f, true) {
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<String, V> eldest) {
+        return size() > max;
+      }
+    };
+  }
+
+  static TablePolicy policyOf(IngestionEvent event, PolicyBook.View policies) {
     String table = event.getSchemaName() + "." + event.getTable();
-    TablePolicy policy = config.policies().get(table);
+    TablePolicy policy = policies.of(table);
     if (policy == null) {
       throw new UnplannableEventException("table " + table + " is not managed by partwright (tenant "
           + event.getTenant() + "); register it with 'partwright manage'");
@@ -91,39 +277,7 @@ public final class DemandTopology {
     return policy;
   }
 
-  /** Runs the planner for each event against the aggregate's stored coverage. */
-  static final class PlanningProcessor implements Processor<String, IngestionEvent, String, CommandLogEntry> {
-    private final PlannerConfig config;
-    private ProcessorContext<String, CommandLogEntry> context;
-    private KeyValueStore<String, Coverage> coverage;
-
-    PlanningProcessor(PlannerConfig config) {
-      this.config = config;
-    }
-
-    @Override
-    public void init(ProcessorContext<String, CommandLogEntry> context) {
-      this.context = context;
-      this.coverage = context.getStateStore(COVERAGE_STORE);
-    }
-
-    @Override
-    public void process(Record<String, IngestionEvent> record) {
-      IngestionEvent event = record.value();
-      TablePolicy policy = policyOf(event, config);
-      Instant now = Instant.ofEpochMilli(context.currentSystemTimeMs());
-      Planner.Plan plan = Planner.plan(coverage.get(record.key()), event, policy, config, now);
-      if (plan.command().isEmpty()) {
-        return;
-      }
-      ProvisionPartitions command = plan.command().get();
-      coverage.put(record.key(), plan.coverage());
-      CommandLogEntry entry = CommandLogEntry.newBuilder()
-          .setAggregateId(record.key())
-          .setRecordedAt(now)
-          .setEntry(command)
-          .build();
-      context.forward(record.withValue(entry).withTimestamp(context.currentSystemTimeMs()));
-    }
+  private static Duration max(Duration a, Duration b) {
+    return a.compareTo(b) >= 0 ? a : b;
   }
 }

@@ -4,8 +4,12 @@ import dev.partwright.schemas.AggregateId;
 import dev.partwright.schemas.Bounds;
 import dev.partwright.schemas.CommandHeader;
 import dev.partwright.schemas.IngestionEvent;
+import dev.partwright.schemas.ListBound;
+import dev.partwright.schemas.PartitionKey;
 import dev.partwright.schemas.PartitionSpec;
 import dev.partwright.schemas.ProvisionPartitions;
+import dev.partwright.schemas.Strategy;
+import dev.partwright.schemas.TextValue;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -14,21 +18,36 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 
 /**
  * The planner's decisions, as pure functions: from what an aggregate already covers, one event and
  * the table's policy, which partitions must be provisioned. No I/O, no clock: {@code now} is given.
+ *
+ * <p>Naming: a shared table's partitions are {@code <table>_p<start>}; a tenant-scoped table gets
+ * one list partition per tenant, {@code <table>_<tenant>} (itself range-partitioned on the policy's
+ * time column), holding {@code <table>_<tenant>_p<start>}. Names are deterministic and fit
+ * PostgreSQL's 63 bytes.
  */
 public final class Planner {
 
   /** Longest a partition table name may be in PostgreSQL (NAMEDATALEN - 1). */
   static final int MAX_IDENTIFIER_BYTES = 63;
+  /** Longest suffix a range partition adds to its parent's name: {@code _p20261125_10}. */
+  private static final int MAX_RANGE_SUFFIX = 13;
+  private static final int MAX_TENANT_SLUG = 24;
 
   private Planner() {}
 
   /** What one event changes: the new coverage and the command to append, if any. */
   public record Plan(Coverage coverage, Optional<ProvisionPartitions> command) {}
+
+  /** Plans with the config's minimum buffer (or the table's own). */
+  public static Plan plan(
+      Coverage current, IngestionEvent event, TablePolicy policy, PlannerConfig config, Instant now) {
+    return plan(current, event, policy, config.bufferOf(policy).minDays(), config, now);
+  }
 
   /**
    * Plans for one event. The aggregate must stay covered from the start of the current interval
@@ -37,8 +56,69 @@ public final class Planner {
    *
    * @throws UnplannableEventException for an event too far ahead of or behind {@code now}
    */
-  public static Plan plan(
-      Coverage current, IngestionEvent event, TablePolicy policy, PlannerConfig config, Instant now) {
+  public static Plan plan(Coverage current, IngestionEvent event, TablePolicy policy, int bufferDays,
+      PlannerConfig config, Instant now) {
+    checkEventTime(event, config, now);
+    Coverage desired = desired(event, policy, bufferDays, now);
+    return planRange(current, aggregateOf(event, policy), policy, desired.from(), desired.to(), "demand-topology",
+        reason(event, desired, bufferDays), now);
+  }
+
+  /**
+   * The range one event wants covered: from the start of the current interval (or the event's, if
+   * earlier) to {@code now + bufferDays}, or to the end of the event's interval if that is further.
+   */
+  public static Coverage desired(IngestionEvent event, TablePolicy policy, int bufferDays, Instant now) {
+    Interval interval = policy.interval();
+    Instant eventStart = interval.floor(event.getEventTime(), policy.zone());
+    return new Coverage(min(interval.floor(now, policy.zone()), eventStart),
+        max(bufferEnd(now, policy, bufferDays), interval.next(eventStart, policy.zone())));
+  }
+
+  /** Whether {@code current} (null: nothing) already covers all of {@code desired}. */
+  public static boolean covers(Coverage current, Coverage desired) {
+    return current != null && !desired.from().isBefore(current.from()) && !desired.to().isAfter(current.to());
+  }
+
+  static String reason(IngestionEvent event, Coverage desired, int bufferDays) {
+    return "event of tenant " + event.getTenant() + " at " + event.getEventTime() + " needs coverage "
+        + desired.from() + " .. " + desired.to() + " (buffer " + bufferDays + " days)";
+  }
+
+  /**
+   * Plans for a desired range {@code [from, to)} (both interval starts): whatever the current
+   * coverage lacks at either end becomes one {@code ProvisionPartitions}; a tenant-scoped aggregate
+   * seen for the first time also gets its tenant's list partition, first.
+   */
+  public static Plan planRange(Coverage current, AggregateId aggregate, TablePolicy policy, Instant from, Instant to,
+      String issuedBy, String reason, Instant now) {
+    List<PartitionSpec> missing = new ArrayList<>();
+    if (current == null) {
+      if (policy.tenantScoped()) {
+        missing.add(tenantPartition(policy, aggregate.tenant()));
+      }
+      missing.addAll(partitions(policy, aggregate, from, to));
+    } else {
+      if (from.isBefore(current.from())) {
+        missing.addAll(partitions(policy, aggregate, from, current.from()));
+      }
+      if (to.isAfter(current.to())) {
+        missing.addAll(partitions(policy, aggregate, current.to(), to));
+      }
+    }
+    if (missing.isEmpty()) {
+      return new Plan(current, Optional.empty());
+    }
+    Coverage next = current == null ? new Coverage(from, to) : current.union(from, to);
+    return new Plan(next, Optional.of(command(aggregate, missing, issuedBy, reason, now)));
+  }
+
+  /**
+   * Refuses bogus timestamps: more than {@code maxAheadDays} ahead or {@code maxBehindDays} behind.
+   *
+   * @throws UnplannableEventException with the facts
+   */
+  public static void checkEventTime(IngestionEvent event, PlannerConfig config, Instant now) {
     Instant eventTime = event.getEventTime();
     if (eventTime.isAfter(now.plus(Duration.ofDays(config.maxAheadDays())))) {
       throw new UnplannableEventException("event time " + eventTime + " is more than " + config.maxAheadDays()
@@ -48,30 +128,6 @@ public final class Planner {
       throw new UnplannableEventException("event time " + eventTime + " is more than " + config.maxBehindDays()
           + " days behind now (" + now + "): outside the provisioning window");
     }
-    Interval interval = policy.interval();
-    Instant eventStart = interval.floor(eventTime, policy.zone());
-    Instant desiredFrom = min(interval.floor(now, policy.zone()), eventStart);
-    Instant desiredTo = max(bufferEnd(now, policy, config.bufferDays()), interval.next(eventStart, policy.zone()));
-
-    List<PartitionSpec> missing = new ArrayList<>();
-    if (current == null) {
-      missing.addAll(partitions(policy, desiredFrom, desiredTo));
-    } else {
-      if (desiredFrom.isBefore(current.from())) {
-        missing.addAll(partitions(policy, desiredFrom, current.from()));
-      }
-      if (desiredTo.isAfter(current.to())) {
-        missing.addAll(partitions(policy, current.to(), desiredTo));
-      }
-    }
-    if (missing.isEmpty()) {
-      return new Plan(current, Optional.empty());
-    }
-    Coverage next = current == null ? new Coverage(desiredFrom, desiredTo) : current.union(desiredFrom, desiredTo);
-    AggregateId aggregate = aggregateOf(event, policy);
-    String reason = "event of tenant " + event.getTenant() + " at " + eventTime + " needs coverage "
-        + desiredFrom + " .. " + desiredTo;
-    return new Plan(next, Optional.of(command(aggregate, missing, "demand-topology", reason, now)));
   }
 
   /** The end of the forward buffer: the first interval boundary at or after now + bufferDays. */
@@ -81,21 +137,56 @@ public final class Planner {
     return floor.equals(target) ? floor : policy.interval().next(floor, policy.zone());
   }
 
+  /**
+   * Where an aggregate's partitions start to count for quotas: its coverage start, or the
+   * retention edge (the interval holding now - retention) when that is later.
+   */
+  public static Instant heldFrom(Coverage coverage, TablePolicy policy, Instant now) {
+    if (policy.retentionDays() == null) {
+      return coverage.from();
+    }
+    Instant edge = policy.interval().floor(now.minus(Duration.ofDays(policy.retentionDays())), policy.zone());
+    return max(edge, coverage.from());
+  }
+
+  /** Number of partitions in {@code [from, to)}; {@code from} must be an interval start. */
+  public static int countPartitions(TablePolicy policy, Instant from, Instant to) {
+    int n = 0;
+    for (Instant start = from; start.isBefore(to); start = policy.interval().next(start, policy.zone())) {
+      n++;
+    }
+    return n;
+  }
+
   public static AggregateId aggregateOf(IngestionEvent event, TablePolicy policy) {
     return policy.tenantScoped()
         ? new AggregateId(event.getTenant(), policy.schema(), policy.table())
         : AggregateId.shared(policy.schema(), policy.table());
   }
 
-  /** One partition spec per interval in {@code [from, to)}; {@code from} must be an interval start. */
+  /** One partition spec per interval in {@code [from, to)} of a shared table; {@code from} must be an interval start. */
   public static List<PartitionSpec> partitions(TablePolicy policy, Instant from, Instant to) {
+    return partitions(policy, AggregateId.shared(policy.schema(), policy.table()), from, to);
+  }
+
+  /** One partition spec per interval in {@code [from, to)} of the aggregate; {@code from} must be an interval start. */
+  public static List<PartitionSpec> partitions(TablePolicy policy, AggregateId aggregate, Instant from, Instant to) {
+    String parentTable = policy.tenantScoped() ? tenantTableName(policy, aggregate.tenant()) : policy.table();
+    return rangePartitions(policy, parentTable, from, to);
+  }
+
+  /**
+   * One range partition spec per interval in {@code [from, to)} under {@code schema.parentTable},
+   * named after the parent ({@code from} must be an interval start).
+   */
+  public static List<PartitionSpec> rangePartitions(TablePolicy policy, String parentTable, Instant from, Instant to) {
     List<PartitionSpec> specs = new ArrayList<>();
     for (Instant start = from; start.isBefore(to); ) {
       Instant end = policy.interval().next(start, policy.zone());
       specs.add(PartitionSpec.newBuilder()
-          .setParent(policy.qualifiedName())
+          .setParent(policy.schema() + "." + parentTable)
           .setSchemaName(policy.schema())
-          .setName(partitionName(policy, start))
+          .setName(rangeName(parentTable, policy, start))
           .setBound(Bounds.timeRange(start, end))
           .build());
       start = end;
@@ -104,16 +195,65 @@ public final class Planner {
   }
 
   /**
-   * Deterministic partition name: the parent's name, truncated so the whole fits PostgreSQL's 63
-   * bytes, then {@code _p} and the interval's start in the policy's zone.
+   * A tenant's list partition of a tenant-scoped table, range-partitioned on the policy's time
+   * column: {@code <table>_<tenant> FOR VALUES IN ('<tenant>') PARTITION BY RANGE (<time column>)}.
+   */
+  public static PartitionSpec tenantPartition(TablePolicy policy, String tenant) {
+    return PartitionSpec.newBuilder()
+        .setParent(policy.qualifiedName())
+        .setSchemaName(policy.schema())
+        .setName(tenantTableName(policy, tenant))
+        .setBound(new ListBound(List.of(new TextValue(tenant)), false))
+        .setSubpartitionBy(new PartitionKey(Strategy.RANGE, List.of(policy.timeColumn()),
+            List.of("timestamp with time zone")))
+        .build();
+  }
+
+  /**
+   * Deterministic partition name of a shared table: the parent's name, truncated so the whole fits
+   * PostgreSQL's 63 bytes, then {@code _p} and the interval's start in the policy's zone.
    */
   public static String partitionName(TablePolicy policy, Instant start) {
+    return rangeName(policy.table(), policy, start);
+  }
+
+  private static String rangeName(String parentTable, TablePolicy policy, Instant start) {
     String suffix = "_" + policy.interval().suffix(start, policy.zone());
-    String base = policy.table();
-    while (base.getBytes(StandardCharsets.UTF_8).length + suffix.length() > MAX_IDENTIFIER_BYTES) {
+    return truncate(parentTable, MAX_IDENTIFIER_BYTES - suffix.length()) + suffix;
+  }
+
+  /**
+   * Name of a tenant's list partition: {@code <table>_<slug>}, short enough that its range
+   * partitions' names fit 63 bytes. The slug is the tenant lower-cased with anything but
+   * {@code [a-z0-9_]} replaced by {@code _}; when that changed the tenant (or cut it), 8 hex digits
+   * of its SHA-256 follow, so two tenants never share a name.
+   */
+  public static String tenantTableName(TablePolicy policy, String tenant) {
+    String slug = tenantSlug(tenant);
+    int room = MAX_IDENTIFIER_BYTES - MAX_RANGE_SUFFIX - 1 - slug.length();
+    return truncate(policy.table(), room) + "_" + slug;
+  }
+
+  static String tenantSlug(String tenant) {
+    String lower = tenant.toLowerCase(Locale.ROOT);
+    StringBuilder slug = new StringBuilder();
+    for (char c : lower.toCharArray()) {
+      slug.append((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ? c : '_');
+    }
+    boolean exact = slug.toString().equals(tenant) && slug.length() <= MAX_TENANT_SLUG && !slug.isEmpty();
+    if (exact) {
+      return slug.toString();
+    }
+    String cut = slug.length() > MAX_TENANT_SLUG - 9 ? slug.substring(0, MAX_TENANT_SLUG - 9) : slug.toString();
+    return cut + "_" + sha256(tenant).substring(0, 8);
+  }
+
+  private static String truncate(String name, int maxBytes) {
+    String base = name;
+    while (base.getBytes(StandardCharsets.UTF_8).length > maxBytes) {
       base = base.substring(0, base.length() - 1);
     }
-    return base + suffix;
+    return base;
   }
 
   /** A ProvisionPartitions whose idempotency key is a hash of the aggregate and every bound. */
@@ -133,25 +273,28 @@ public final class Planner {
   }
 
   static String idempotencyKey(AggregateId aggregate, List<PartitionSpec> partitions) {
+    StringBuilder text = new StringBuilder(aggregate.toString());
+    for (PartitionSpec p : partitions) {
+      text.append('\0').append(p.getParent()).append('|').append(p.getSchemaName()).append('.').append(p.getName())
+          .append('|').append(Bounds.describe(p.getBound()));
+    }
+    return sha256(text.toString()).substring(0, 32);
+  }
+
+  static String sha256(String text) {
     try {
       MessageDigest sha = MessageDigest.getInstance("SHA-256");
-      sha.update(aggregate.toString().getBytes(StandardCharsets.UTF_8));
-      for (PartitionSpec p : partitions) {
-        sha.update((byte) 0);
-        sha.update((p.getParent() + "|" + p.getSchemaName() + "." + p.getName() + "|" + Bounds.describe(p.getBound()))
-            .getBytes(StandardCharsets.UTF_8));
-      }
-      return HexFormat.of().formatHex(sha.digest(), 0, 16);
+      return HexFormat.of().formatHex(sha.digest(text.getBytes(StandardCharsets.UTF_8)));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
   }
 
-  private static Instant min(Instant a, Instant b) {
+  static Instant min(Instant a, Instant b) {
     return a.isBefore(b) ? a : b;
   }
 
-  private static Instant max(Instant a, Instant b) {
+  static Instant max(Instant a, Instant b) {
     return a.isAfter(b) ? a : b;
   }
 }

@@ -6,6 +6,7 @@ import dev.partwright.schemas.HashBound;
 import dev.partwright.schemas.Int32Value;
 import dev.partwright.schemas.Int64Value;
 import dev.partwright.schemas.ListBound;
+import dev.partwright.schemas.PartitionKey;
 import dev.partwright.schemas.RangeBound;
 import dev.partwright.schemas.TextValue;
 import dev.partwright.schemas.TimestampTzValue;
@@ -15,38 +16,97 @@ import java.util.List;
 import java.util.StringJoiner;
 
 /**
- * Every statement the worker sends, built from validated identifiers (always quoted) and typed
- * bound values (rendered as literals here, nowhere else). No user string is concatenated raw.
+ * Every statement the worker sends, built from validated identifiers (always quoted), names read
+ * from PostgreSQL's own catalog (quoted the same way) and typed bound values (rendered as literals
+ * here, nowhere else). No user string is concatenated raw.
  */
 public final class Ddl {
 
   private Ddl() {}
 
+  /** Lock modes the worker takes explicitly, weakest first. */
+  public enum LockMode {
+    SHARE_UPDATE_EXCLUSIVE("SHARE UPDATE EXCLUSIVE"),
+    ACCESS_EXCLUSIVE("ACCESS EXCLUSIVE");
+
+    private final String sql;
+
+    LockMode(String sql) {
+      this.sql = sql;
+    }
+  }
+
+  /** How a partition leaves its parent. */
+  public enum DetachMode { PLAIN, CONCURRENTLY, FINALIZE }
+
   /** The child as a standalone table shaped like the parent, with its indexes: no lock on the parent beyond ACCESS SHARE. */
   public static String createStandalone(QualifiedName child, QualifiedName parent) {
-    return "CREATE TABLE " + child.sql() + " (LIKE " + parent.sql()
-        + " INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMMENTS"
-        + " INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STATISTICS)";
+    return createStandalone(child, parent, null);
   }
 
   /**
-   * A CHECK constraint that proves the child holds only rows of its bound, so ATTACH PARTITION
-   * needs no validation scan of the child. Only for single-column range bounds; null otherwise.
+   * Like {@link #createStandalone(QualifiedName, QualifiedName)}; with {@code subpartitionBy} the
+   * child is itself a partitioned table (the middle level of a composite scheme), so its indexes
+   * become partitioned indexes its own partitions attach to.
    */
-  public static String addBoundCheck(QualifiedName child, Identifier constraint, Identifier column, Object bound) {
-    if (!(bound instanceof RangeBound r) || r.getFrom().size() != 1) {
-      return null;
+  public static String createStandalone(QualifiedName child, QualifiedName parent, PartitionKey subpartitionBy) {
+    // not INCLUDING IDENTITY: PostgreSQL 17 refuses to attach a table with its own identity column;
+    // once attached, the partition takes the parent's identity
+    String sql = "CREATE TABLE " + child.sql() + " (LIKE " + parent.sql()
+        + " INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMMENTS"
+        + " INCLUDING GENERATED INCLUDING STATISTICS)";
+    if (subpartitionBy == null) {
+      return sql;
     }
-    StringBuilder check = new StringBuilder(column.sql()).append(" IS NOT NULL");
-    Object from = r.getFrom().get(0);
-    Object to = r.getTo().get(0);
-    if (!(from instanceof Unbounded)) {
-      check.append(" AND ").append(column.sql()).append(" >= ").append(literal(from));
+    StringJoiner columns = new StringJoiner(", ");
+    for (String column : subpartitionBy.getColumns()) {
+      columns.add(new Identifier(column).sql());
     }
-    if (!(to instanceof Unbounded)) {
-      check.append(" AND ").append(column.sql()).append(" < ").append(literal(to));
+    return sql + " PARTITION BY " + subpartitionBy.getStrategy().name() + " (" + columns + ")";
+  }
+
+  /** COMMENT ON TABLE with a text the worker composed (quoted as a literal). */
+  public static String comment(QualifiedName table, String text) {
+    return "COMMENT ON TABLE " + table.sql() + " IS " + literal(new TextValue(text));
+  }
+
+  /**
+   * A CHECK constraint that proves the child holds only rows of its bound ({@link #boundPredicate}),
+   * so ATTACH PARTITION needs no validation scan of the child.
+   */
+  public static String addCheck(QualifiedName child, Identifier constraint, String predicate) {
+    return "ALTER TABLE " + child.sql() + " ADD CONSTRAINT " + constraint.sql() + " CHECK (" + predicate + ")";
+  }
+
+  /**
+   * The rows a single-column bound accepts, as a predicate on {@code quotedColumn}; null when the
+   * bound is not a single-column range or list bound. Range keys never hold NULL (PostgreSQL routes
+   * NULL to DEFAULT), list keys only when the bound lists NULL.
+   */
+  public static String boundPredicate(String quotedColumn, Object bound) {
+    if (bound instanceof RangeBound r) {
+      if (r.getFrom().size() != 1 || r.getTo().size() != 1) {
+        return null;
+      }
+      StringBuilder p = new StringBuilder(quotedColumn).append(" IS NOT NULL");
+      Object from = r.getFrom().get(0);
+      Object to = r.getTo().get(0);
+      if (!(from instanceof Unbounded)) {
+        p.append(" AND ").append(quotedColumn).append(" >= ").append(literal(from));
+      }
+      if (!(to instanceof Unbounded)) {
+        p.append(" AND ").append(quotedColumn).append(" < ").append(literal(to));
+      }
+      return p.toString();
     }
-    return "ALTER TABLE " + child.sql() + " ADD CONSTRAINT " + constraint.sql() + " CHECK (" + check + ")";
+    if (bound instanceof ListBound l) {
+      String in = l.getValues().isEmpty() ? null : quotedColumn + " IN (" + literals(l.getValues()) + ")";
+      if (l.getIncludesNull()) {
+        return in == null ? quotedColumn + " IS NULL" : "(" + quotedColumn + " IS NULL OR " + in + ")";
+      }
+      return in == null ? null : quotedColumn + " IS NOT NULL AND " + in;
+    }
+    return null;
   }
 
   public static String dropConstraint(QualifiedName table, Identifier constraint) {
@@ -58,19 +118,77 @@ public final class Ddl {
     return "ALTER TABLE " + parent.sql() + " ATTACH PARTITION " + child.sql() + " " + forValues(bound);
   }
 
+  /**
+   * DETACH: {@code CONCURRENTLY} takes SHARE UPDATE EXCLUSIVE (two transactions, never in a
+   * transaction block); {@code PLAIN} takes ACCESS EXCLUSIVE on the parent; {@code FINALIZE}
+   * completes an interrupted concurrent detach.
+   */
+  public static String detach(QualifiedName parent, QualifiedName child, DetachMode mode) {
+    String sql = "ALTER TABLE " + parent.sql() + " DETACH PARTITION " + child.sql();
+    return switch (mode) {
+      case PLAIN -> sql;
+      case CONCURRENTLY -> sql + " CONCURRENTLY";
+      case FINALIZE -> sql + " FINALIZE";
+    };
+  }
+
+  /** {@code LOCK TABLE ONLY}: on a partitioned table, without ONLY, the lock would recurse to every partition. */
+  public static String lock(SqlName table, LockMode mode) {
+    return "LOCK TABLE ONLY " + table.sql() + " IN " + mode.sql + " MODE";
+  }
+
+  /**
+   * Moves the rows {@code predicate} selects from {@code source} into {@code target} in one
+   * statement: every row deleted is inserted, in the same transaction, or neither happens.
+   * {@code quotedColumns} come from the catalog (quote_ident).
+   */
+  public static String moveRows(SqlName source, SqlName target, String quotedColumns, String predicate) {
+    return "WITH moved AS (DELETE FROM ONLY " + source.sql() + " WHERE " + predicate + " RETURNING " + quotedColumns
+        + ") INSERT INTO " + target.sql() + " (" + quotedColumns + ") OVERRIDING SYSTEM VALUE SELECT "
+        + quotedColumns + " FROM moved";
+  }
+
+  /** Re-routes every row of {@code source} through {@code parent}'s tuple routing. */
+  public static String reinsertThrough(SqlName source, SqlName parent, String quotedColumns) {
+    return "INSERT INTO " + parent.sql() + " (" + quotedColumns + ") OVERRIDING SYSTEM VALUE SELECT " + quotedColumns
+        + " FROM " + source.sql();
+  }
+
   public static String drop(QualifiedName table) {
     return "DROP TABLE IF EXISTS " + table.sql();
+  }
+
+  public static String createSchema(Identifier schema) {
+    return "CREATE SCHEMA IF NOT EXISTS " + schema.sql();
+  }
+
+  public static String setSchema(QualifiedName table, Identifier schema) {
+    return "ALTER TABLE " + table.sql() + " SET SCHEMA " + schema.sql();
   }
 
   public static String analyze(QualifiedName table) {
     return "ANALYZE " + table.sql();
   }
 
+  /** {@code SET LOCAL}: the timeout ends with the transaction, so a pooled connection never keeps it. */
   public static String setLocal(String setting, long millis) {
+    return "SET LOCAL " + timeoutSetting(setting) + " = " + Math.max(0, millis);
+  }
+
+  /** Session-level timeout, for statements that cannot run in a transaction block (DETACH ... CONCURRENTLY). */
+  public static String setSession(String setting, long millis) {
+    return "SET " + timeoutSetting(setting) + " = " + Math.max(0, millis);
+  }
+
+  public static String resetSession(String setting) {
+    return "RESET " + timeoutSetting(setting);
+  }
+
+  private static String timeoutSetting(String setting) {
     if (!setting.equals("lock_timeout") && !setting.equals("statement_timeout")) {
       throw new IllegalArgumentException("not a timeout setting: " + setting);
     }
-    return "SET LOCAL " + setting + " = " + Math.max(0, millis);
+    return setting;
   }
 
   /** The FOR VALUES clause of a bound. */
@@ -102,7 +220,7 @@ public final class Ddl {
     return j.toString();
   }
 
-  /** A typed bound value as an SQL literal. Text is quoted with doubled single quotes. */
+  /** A typed bound value as an SQL literal. Text is quoted with doubled single quotes (standard_conforming_strings is on). */
   public static String literal(Object v) {
     if (v instanceof TimestampTzValue t) {
       return "'" + t.getMicros() + "'";
@@ -123,5 +241,16 @@ public final class Ddl {
       return u == Unbounded.MINVALUE ? "MINVALUE" : "MAXVALUE";
     }
     throw new IllegalArgumentException("unknown bound value " + v);
+  }
+
+  /**
+   * A name read from PostgreSQL's catalog (a column of a user's table may be any string), quoted as
+   * {@code quote_ident} would, but always: never used for names a command supplies.
+   */
+  public static String quoteCatalogName(String name) {
+    if (name.indexOf('\0') >= 0) {
+      throw new IllegalArgumentException("catalog name contains a NUL character");
+    }
+    return '"' + name.replace("\"", "\"\"") + '"';
   }
 }

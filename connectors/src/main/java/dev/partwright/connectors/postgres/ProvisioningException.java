@@ -1,27 +1,73 @@
 package dev.partwright.connectors.postgres;
 
+import dev.partwright.schemas.PartitionKey;
+import dev.partwright.schemas.PartitionSpec;
+import java.util.List;
+
 /**
  * Why a command could not be applied. {@link Kind#REJECTED}: the command itself is wrong (bad
- * identifier, unknown table, conflicting bound) and retrying cannot help; {@link Kind#RETRYABLE}:
- * the database was busy (lock timeout, deadlock, lost connection); {@link Kind#FAILED}: anything else.
+ * identifier, unknown table, conflicting bound, over quota) and retrying cannot help;
+ * {@link Kind#RETRYABLE}: the database was busy (lock timeout, deadlock, lost connection) for every
+ * attempt; {@link Kind#FAILED}: anything else; {@link Kind#ROLLED_BACK}: a partition was created but
+ * failed verification after commit, and was detached and dropped again ({@link #dropped()}).
+ *
+ * <p>A command's partitions are applied one transaction each, so a command can fail after some of
+ * its partitions were created and verified: those are in {@link #created()}, live in the database.
  */
 public final class ProvisioningException extends Exception {
 
-  public enum Kind { REJECTED, RETRYABLE, FAILED }
+  public enum Kind { REJECTED, RETRYABLE, FAILED, ROLLED_BACK }
 
   private final Kind kind;
   private final String code;
   private final String sqlState;
+  private final int attempts;
+  private final List<PartitionSpec> created;
+  private final List<PartitionKeyed> createdKeys;
+  private final List<String> dropped;
+
+  /** A partition that was created before the failure, with its parent's key and root table. */
+  public record PartitionKeyed(PartitionSpec spec, PartitionKey parentKey, String rootTable) {}
 
   public ProvisioningException(Kind kind, String code, String message, String sqlState, Throwable cause) {
+    this(kind, code, message, sqlState, cause, 1, List.of(), List.of());
+  }
+
+  private ProvisioningException(Kind kind, String code, String message, String sqlState, Throwable cause, int attempts,
+      List<PartitionKeyed> createdKeys, List<String> dropped) {
     super(message, cause);
     this.kind = kind;
     this.code = code;
     this.sqlState = sqlState;
+    this.attempts = attempts;
+    this.createdKeys = List.copyOf(createdKeys);
+    this.created = createdKeys.stream().map(PartitionKeyed::spec).toList();
+    this.dropped = List.copyOf(dropped);
   }
 
   public static ProvisioningException rejected(String code, String message) {
     return new ProvisioningException(Kind.REJECTED, code, message, null, null);
+  }
+
+  static ProvisioningException failed(String code, String message) {
+    return new ProvisioningException(Kind.FAILED, code, message, null, null);
+  }
+
+  /** The same failure, with how many attempts the failing partition took. */
+  ProvisioningException afterAttempts(int n) {
+    return new ProvisioningException(kind, code, getMessage(), sqlState, getCause(), n, createdKeys, dropped);
+  }
+
+  /** The same failure, with what the command had already created when it happened. */
+  ProvisioningException withCreated(List<PartitionKeyed> before) {
+    return new ProvisioningException(kind, code, getMessage(), sqlState, getCause(), attempts, before, dropped);
+  }
+
+  /** The partition failed verification after commit and was removed again. */
+  static ProvisioningException rolledBack(ProvisioningException verification, List<String> dropped) {
+    return new ProvisioningException(Kind.ROLLED_BACK, verification.code(), verification.getMessage()
+        + "; rolled back: detached and dropped " + dropped, null, verification, verification.attempts,
+        verification.createdKeys, dropped);
   }
 
   public Kind kind() {
@@ -36,5 +82,25 @@ public final class ProvisioningException extends Exception {
   /** PostgreSQL's SQLSTATE, when the database refused. */
   public String sqlState() {
     return sqlState;
+  }
+
+  /** Attempts made on the partition that failed (1 unless the failure was retryable). */
+  public int attempts() {
+    return attempts;
+  }
+
+  /** Partitions of the command created and verified before the failure: they exist. */
+  public List<PartitionSpec> created() {
+    return created;
+  }
+
+  /** {@link #created()} with each one's parent key and root table, for announcing them. */
+  public List<PartitionKeyed> createdWithKeys() {
+    return createdKeys;
+  }
+
+  /** Qualified names of the tables a rollback dropped. */
+  public List<String> dropped() {
+    return dropped;
   }
 }

@@ -1,7 +1,7 @@
 package dev.partwright.connectors.postgres;
 
 /** {@code schema.table}, both parts validated identifiers. */
-public record QualifiedName(Identifier schema, Identifier table) {
+public record QualifiedName(Identifier schema, Identifier table) implements SqlName {
 
   public static QualifiedName of(String schema, String table) {
     return new QualifiedName(new Identifier(schema), new Identifier(table));
@@ -16,6 +16,7 @@ public record QualifiedName(Identifier schema, Identifier table) {
     return of(qualified.substring(0, dot), qualified.substring(dot + 1));
   }
 
+  @Override
   public String sql() {
     return schema.sql() + "." + table.sql();
   }

@@ -1,0 +1,342 @@
+package dev.partwright.bench.topology;
+
+import dev.partwright.embedded.EmbeddedKafka;
+import dev.partwright.schemas.AvroSerde;
+import dev.partwright.schemas.CommandLogEntry;
+import dev.partwright.schemas.IngestionEvent;
+import dev.partwright.schemas.ProvisionPartitions;
+import dev.partwright.streams.DemandTopology;
+import dev.partwright.streams.Interval;
+import dev.partwright.streams.PlannerConfig;
+import dev.partwright.streams.TablePolicy;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.CloseOptions;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+
+/**
+ * The demand topology on an embedded broker, each figure beside its baseline from the same run:
+ *
+ * <ol>
+ *   <li><b>throughput</b>: {@code --events} ingestion events of {@code --tenants} tenants (a
+ *       tenant-scoped daily table, event times within the buffer) through the topology, from
+ *       RUNNING until every event went through both sub-topologies; baseline: one raw
+ *       {@code KafkaConsumer} reading and Avro-decoding the same topic. Goal: topology ≥ 0.5× raw.</li>
+ *   <li><b>surge → command latency</b>: one at a time, an event for a range no command covers yet (a
+ *       never-seen tenant, or a known tenant's event 60 days ahead) is sent, and the time until its
+ *       command is read from the command log is taken; baseline: the same producer → consumer round
+ *       trip through a plain topic. Goal: p99 ≤ 200 ms.</li>
+ * </ol>
+ *
+ * <pre>
+ * ./mvnw -B -q -pl bench -am install -DskipTests
+ * ./mvnw -B -q -pl bench exec:java -Dexec.mainClass=dev.partwright.bench.topology.TopologyBenchmark \
+ *     -Dexec.args="--events 300000 --tenants 1000 --surges 200 --partitions 4 --threads 2"
+ * </pre>
+ */
+public final class TopologyBenchmark {
+
+  private static final TablePolicy USAGE =
+      new TablePolicy("public", "usage", Interval.DAY, ZoneId.of("UTC"), false).perTenant("recorded_at");
+  private static final AvroSerde<IngestionEvent> EVENTS = AvroSerde.of(IngestionEvent.class);
+
+  private TopologyBenchmark() {}
+
+  public static void main(String[] args) throws Exception {
+    int events = intArg(args, "--events", 300_000);
+    int tenants = intArg(args, "--tenants", 1_000);
+    int surges = intArg(args, "--surges", 200);
+    int partitions = intArg(args, "--partitions", 4);
+    int threads = intArg(args, "--threads", 2);
+    Path work = Files.createTempDirectory("topology-bench");
+    try (EmbeddedKafka kafka = EmbeddedKafka.start(work.resolve("kafka"))) {
+      String run = UUID.randomUUID().toString().substring(0, 8);
+      PlannerConfig config = PlannerConfig.defaults(Map.of(USAGE.qualifiedName(), USAGE))
+          .withTopics("bench-" + run + ".ingestion", "bench-" + run + ".commands", "bench-" + run + ".dlq",
+              "bench-" + run + ".alerts");
+      String ping = "bench-" + run + ".ping";
+      Properties admin = new Properties();
+      admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+      try (Admin a = Admin.create(admin)) {
+        DemandTopology.ensureTopics(a, config, partitions, (short) 1);
+        a.createTopics(List.of(new NewTopic(config.commandsTopic(), partitions, (short) 1),
+            new NewTopic(ping, 1, (short) 1))).all().get();
+      }
+
+      System.out.printf("producing %,d events of %,d tenants to %d partitions...%n", events, tenants, partitions);
+      produce(kafka.bootstrapServers(), config.ingestionTopic(), events, tenants);
+
+      double raw = rawConsumer(kafka.bootstrapServers(), config.ingestionTopic(), events);
+      System.out.printf("raw KafkaConsumer + Avro decode: %,.0f events/s%n", raw);
+
+      double floor = streamsFloor(kafka.bootstrapServers(), config, run, threads, events, work);
+      System.out.printf("Kafka Streams floor (decode, re-key, repartition, decode; no state): %,.0f events/s%n", floor);
+
+      Properties props = DemandTopology.streamsProperties(kafka.bootstrapServers(), "bench-demand-" + run, config);
+      props.put(StreamsConfig.STATE_DIR_CONFIG, work.resolve("streams").toString());
+      props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
+      SimpleMeterRegistry meters = new SimpleMeterRegistry();
+      KafkaStreams streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), config, meters), props);
+      CountDownLatch running = new CountDownLatch(1);
+      streams.setStateListener((now, before) -> {
+        if (now == KafkaStreams.State.RUNNING) {
+          running.countDown();
+        }
+      });
+      streams.start();
+      try {
+        if (!running.await(120, TimeUnit.SECONDS)) {
+          throw new IllegalStateException("topology not RUNNING after 120 s: " + streams.state());
+        }
+        long started = System.nanoTime();
+        while (meters.get("partwright.planner.events").counter().count() < events) {
+          Thread.sleep(20); // a benchmark harness polling a counter, not a test waiting for a condition
+          if (System.nanoTime() - started > TimeUnit.MINUTES.toNanos(10)) {
+            throw new IllegalStateException("topology planned for only " + meters.get("partwright.planner.events")
+                .counter().count() + " of " + events + " events");
+          }
+        }
+        double topology = events / ((System.nanoTime() - started) / 1e9);
+        System.out.printf("demand topology (%d stream threads): %,.0f events/s%n", threads, topology);
+
+        List<Double> surge = surgeLatencies(kafka.bootstrapServers(), config, surges, tenants);
+        List<Double> roundTrip = roundTrips(kafka.bootstrapServers(), ping, surges);
+
+        System.out.println();
+        System.out.println("| what | figure | baseline (same run) | goal |");
+        System.out.println("|---|---|---|---|");
+        System.out.printf("| topology throughput, %d threads, %d partitions, events keyed by tenant | %,.0f events/s | raw KafkaConsumer + Avro decode %,.0f events/s (ratio %.2f) | >= 0.5x raw |%n",
+            threads, partitions, topology, raw, topology / raw);
+        System.out.printf("| Kafka Streams floor: decode, re-key, repartition, decode, no state | %,.0f events/s | (ratio to raw %.2f; topology / floor %.2f) | - |%n",
+            floor, floor / raw, topology / floor);
+        System.out.printf("| surge -> command on the log, %d surges | p50 %.1f ms, p99 %.1f ms | produce -> consume round trip p50 %.1f ms, p99 %.1f ms | p99 <= 200 ms |%n",
+            surges, percentile(surge, 50), percentile(surge, 99), percentile(roundTrip, 50), percentile(roundTrip, 99));
+      } finally {
+        streams.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+            .withTimeout(Duration.ofSeconds(10)));
+      }
+    }
+  }
+
+  private static void produce(String bootstrap, String topic, int events, int tenants) {
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    p.put(ProducerConfig.LINGER_MS_CONFIG, 10);
+    p.put(ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024);
+    Random random = new Random(42);
+    Instant now = Instant.now();
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer())) {
+      for (int i = 0; i < events; i++) {
+        String tenant = "tenant" + (i % tenants);
+        IngestionEvent e = IngestionEvent.newBuilder().setTenant(tenant).setSchemaName("public").setTable("usage")
+            .setEventTime(now.plusSeconds(random.nextInt(20 * 86400)).truncatedTo(ChronoUnit.MICROS))
+            .setBytes(200L + random.nextInt(800)).build();
+        producer.send(new ProducerRecord<>(topic, tenant, EVENTS.encode(topic, e)));
+      }
+      producer.flush();
+    }
+  }
+
+  private static double rawConsumer(String bootstrap, String topic, int events) {
+    Properties p = consumerProps(bootstrap);
+    p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000);
+    try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+      consumer.subscribe(List.of(topic));
+      int seen = 0;
+      long started = 0;
+      long checksum = 0;
+      while (seen < events) {
+        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+          if (started == 0) {
+            started = System.nanoTime();
+          }
+          checksum += EVENTS.decode(r.topic(), r.value()).getEventTime().getNano();
+          seen++;
+        }
+      }
+      double rate = events / ((System.nanoTime() - started) / 1e9);
+      return checksum == 42 ? rate + 1e-9 : rate; // keep the decode from being optimized away
+    }
+  }
+
+  /** The same topic through the cheapest topology that re-keys like the demand topology: what Kafka Streams itself costs. */
+  private static double streamsFloor(String bootstrap, PlannerConfig config, String run, int threads, int events, Path work)
+      throws InterruptedException {
+    StreamsBuilder builder = new StreamsBuilder();
+    builder.stream(config.ingestionTopic(), org.apache.kafka.streams.kstream.Consumed.with(
+            org.apache.kafka.common.serialization.Serdes.ByteArray(), org.apache.kafka.common.serialization.Serdes.ByteArray()))
+        .selectKey((k, v) -> EVENTS.decode(config.ingestionTopic(), v).getTenant() + "/public.usage")
+        .repartition(org.apache.kafka.streams.kstream.Repartitioned.with(
+            org.apache.kafka.common.serialization.Serdes.String(), org.apache.kafka.common.serialization.Serdes.ByteArray()))
+        .foreach((k, v) -> EVENTS.decode(config.ingestionTopic(), v));
+    Properties props = DemandTopology.streamsProperties(bootstrap, "bench-floor-" + run, config);
+    props.put(StreamsConfig.STATE_DIR_CONFIG, work.resolve("floor").toString());
+    props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
+    KafkaStreams streams = new KafkaStreams(builder.build(), props);
+    CountDownLatch running = new CountDownLatch(1);
+    streams.setStateListener((now, before) -> {
+      if (now == KafkaStreams.State.RUNNING) {
+        running.countDown();
+      }
+    });
+    streams.start();
+    try {
+      running.await(120, TimeUnit.SECONDS);
+      long started = System.nanoTime();
+      while (processed(streams) < 2L * events) {
+        Thread.sleep(20);
+      }
+      return events / ((System.nanoTime() - started) / 1e9);
+    } finally {
+      streams.close(Duration.ofSeconds(10));
+    }
+  }
+
+  private static long processed(KafkaStreams streams) {
+    long total = 0;
+    for (Map.Entry<MetricName, ? extends Metric> m : streams.metrics().entrySet()) {
+      if (m.getKey().name().equals("process-total") && m.getKey().group().equals("stream-thread-metrics")) {
+        total += ((Number) m.getValue().metricValue()).longValue();
+      }
+    }
+    return total;
+  }
+
+  /** Sends one uncovered event at a time and waits for its command on the log. */
+  private static List<Double> surgeLatencies(String bootstrap, PlannerConfig config, int surges, int tenants)
+      throws InterruptedException {
+    Map<String, Long> arrived = new ConcurrentHashMap<>();
+    AvroSerde<CommandLogEntry> log = AvroSerde.of(CommandLogEntry.class);
+    Thread reader = new Thread(() -> {
+      Properties p = consumerProps(bootstrap);
+      p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
+      try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+        consumer.subscribe(List.of(config.commandsTopic()));
+        while (!Thread.currentThread().isInterrupted()) {
+          for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(50))) {
+            long at = System.nanoTime();
+            if (log.decode(r.topic(), r.value()).getEntry() instanceof ProvisionPartitions) {
+              arrived.put(r.key(), at);
+            }
+          }
+        }
+      } catch (org.apache.kafka.common.errors.InterruptException e) {
+        // done
+      }
+    }, "surge-reader");
+    reader.start();
+    Thread.sleep(3000); // let the reader join and seek to the end before the first surge
+    List<Double> latencies = new ArrayList<>();
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer())) {
+      Instant now = Instant.now();
+      for (int i = 0; i < surges; i++) {
+        boolean newTenant = i % 2 == 0;
+        String tenant = newTenant ? "surge" + i : "tenant" + (i % tenants);
+        Instant at = newTenant ? now : now.plus(Duration.ofDays(60));
+        String key = tenant + "/public.usage";
+        arrived.remove(key);
+        IngestionEvent e = IngestionEvent.newBuilder().setTenant(tenant).setSchemaName("public").setTable("usage")
+            .setEventTime(at.truncatedTo(ChronoUnit.MICROS)).build();
+        long sent = System.nanoTime();
+        producer.send(new ProducerRecord<>(config.ingestionTopic(), tenant, EVENTS.encode(config.ingestionTopic(), e)));
+        while (!arrived.containsKey(key)) {
+          Thread.onSpinWait();
+          if (System.nanoTime() - sent > TimeUnit.SECONDS.toNanos(30)) {
+            throw new IllegalStateException("no command for " + key + " within 30 s");
+          }
+        }
+        latencies.add((arrived.get(key) - sent) / 1e6);
+      }
+    } finally {
+      reader.interrupt();
+      reader.join(5000);
+    }
+    return latencies;
+  }
+
+  /** The floor: one record produced and read back through a plain topic, one at a time. */
+  private static List<Double> roundTrips(String bootstrap, String topic, int count) throws InterruptedException {
+    List<Double> latencies = new ArrayList<>();
+    Properties pp = new Properties();
+    pp.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    pp.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+    Properties cp = consumerProps(bootstrap);
+    cp.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(pp, new StringSerializer(), new ByteArraySerializer());
+         KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(cp, new StringDeserializer(), new ByteArrayDeserializer())) {
+      consumer.subscribe(List.of(topic));
+      while (consumer.assignment().isEmpty()) {
+        consumer.poll(Duration.ofMillis(50));
+      }
+      consumer.seekToEnd(consumer.assignment());
+      consumer.poll(Duration.ofMillis(50));
+      for (int i = 0; i < count; i++) {
+        long sent = System.nanoTime();
+        producer.send(new ProducerRecord<>(topic, "ping", new byte[64]));
+        boolean got = false;
+        while (!got) {
+          got = !consumer.poll(Duration.ofMillis(50)).isEmpty();
+        }
+        latencies.add((System.nanoTime() - sent) / 1e6);
+      }
+    }
+    return latencies;
+  }
+
+  private static Properties consumerProps(String bootstrap) {
+    Properties p = new Properties();
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    p.put(ConsumerConfig.GROUP_ID_CONFIG, "bench-" + UUID.randomUUID());
+    p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 20);
+    return p;
+  }
+
+  private static double percentile(List<Double> values, int p) {
+    List<Double> sorted = new ArrayList<>(values);
+    Collections.sort(sorted);
+    int index = (int) Math.ceil(p / 100.0 * sorted.size()) - 1;
+    return sorted.get(Math.max(0, Math.min(sorted.size() - 1, index)));
+  }
+
+  private static int intArg(String[] args, String name, int fallback) {
+    int i = Arrays.asList(args).indexOf(name);
+    return i >= 0 && i + 1 < args.length ? Integer.parseInt(args[i + 1]) : fallback;
+  }
+}

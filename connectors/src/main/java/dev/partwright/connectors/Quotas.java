@@ -1,0 +1,29 @@
+package dev.partwright.connectors;
+
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Quotas by managed table, until per-table policies come from the policy store: the most specific
+ * entry wins — the aggregate ({@code tenant/schema.table}), then the table ({@code schema.table}),
+ * then {@code fallback}.
+ */
+public record Quotas(Quota fallback, Map<String, Quota> byTable) {
+
+  public Quotas {
+    Objects.requireNonNull(fallback, "fallback");
+    byTable = Map.copyOf(byTable);
+  }
+
+  public static Quotas unlimited() {
+    return new Quotas(Quota.UNLIMITED, Map.of());
+  }
+
+  public Quota forTable(String aggregateId, String qualifiedTable) {
+    Quota q = byTable.get(aggregateId);
+    if (q == null) {
+      q = byTable.get(qualifiedTable);
+    }
+    return q == null ? fallback : q;
+  }
+}

@@ -1,0 +1,135 @@
+package dev.partwright.connectors;
+
+import static dev.partwright.connectors.Commands.longs;
+import static dev.partwright.connectors.Commands.provision;
+import static dev.partwright.connectors.Commands.spec;
+import static dev.partwright.connectors.Commands.time;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import dev.partwright.connectors.postgres.PartitionProvisioner;
+import dev.partwright.connectors.postgres.ProvisioningException;
+import dev.partwright.schemas.PartitionSpec;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Invariant 1 before announcement: a command's range partitions must meet their neighbours — the
+ * existing ones and each other — with no gap and no overlap, compared in the key's own type. A
+ * command that would break coverage is rejected before any DDL.
+ */
+class CoverageTest {
+
+  private static final Instant DAY0 = Instant.parse("2026-10-01T00:00:00Z");
+  private static TestSchema db;
+  private static PartitionProvisioner provisioner;
+
+  @BeforeAll
+  static void setUp() throws Exception {
+    db = TestSchema.create("coverage");
+    provisioner = db.provisioner();
+  }
+
+  @AfterAll
+  static void tearDown() throws Exception {
+    db.close();
+  }
+
+  private static PartitionSpec day(String table, int d) {
+    Instant from = DAY0.plus(Duration.ofDays(d));
+    return spec(db.q(table), db.name, table + "_d" + (d < 0 ? "m" + -d : d), time(from, from.plus(Duration.ofDays(1))));
+  }
+
+  private static List<PartitionSpec> days(String table, int from, int to) {
+    List<PartitionSpec> specs = new ArrayList<>();
+    for (int d = from; d < to; d++) {
+      specs.add(day(table, d));
+    }
+    return specs;
+  }
+
+  private static void timeTable(String table) throws Exception {
+    db.exec("CREATE TABLE ${s}." + table + " (ts timestamptz NOT NULL) PARTITION BY RANGE (ts)");
+  }
+
+  private static ProvisioningException rejected(String table, List<PartitionSpec> specs) {
+    return catchThrowableOfType(() -> provisioner.provision(provision("*/" + db.q(table), specs)),
+        ProvisioningException.class);
+  }
+
+  @Test
+  void forwardThenBackwardProvisioningStaysContiguousFromEdgeToEdge() throws Exception {
+    timeTable("runway");
+    provisioner.provision(provision("*/" + db.q("runway"), days("runway", 0, 30)));
+
+    // prepending in ascending order: the first new day meets an existing one only after the last
+    provisioner.provision(provision("*/" + db.q("runway"), days("runway", -5, 0)));
+
+    // each partition's lower bound is its predecessor's upper bound, and there are 35 of them
+    assertThat(db.count("""
+        WITH b AS (
+          SELECT substring(pg_get_expr(c.relpartbound, c.oid) FROM 'FROM \\(''([^'']+)''\\)')::timestamptz AS lo,
+                 substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \\(''([^'']+)''\\)')::timestamptz AS hi
+            FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '${s}.runway'::regclass)
+        SELECT count(*) FROM (SELECT lo, lag(hi) OVER (ORDER BY lo) AS prev FROM b) x
+         WHERE prev IS NULL OR prev = lo""")).isEqualTo(35);
+  }
+
+  @Test
+  void aGapNextToExistingPartitionsIsRejectedBeforeAnyDdl() throws Exception {
+    timeTable("gappy");
+    provisioner.provision(provision("*/" + db.q("gappy"), days("gappy", 0, 3)));
+    List<String> before = db.relations();
+
+    ProvisioningException e = rejected("gappy", days("gappy", 4, 6));
+
+    assertThat(e.kind()).isEqualTo(ProvisioningException.Kind.REJECTED);
+    assertThat(e.code()).isEqualTo("COVERAGE_GAP");
+    assertThat(e.getMessage()).contains("gap between " + db.q("gappy_d2") + " and " + db.q("gappy_d4"));
+    assertThat(db.relations()).isEqualTo(before);
+  }
+
+  @Test
+  void aGapInsideTheCommandIsRejected() throws Exception {
+    timeTable("holes");
+    List<PartitionSpec> specs = new ArrayList<>(days("holes", 0, 2));
+    specs.addAll(days("holes", 3, 5));
+
+    ProvisioningException e = rejected("holes", specs);
+
+    assertThat(e.code()).isEqualTo("COVERAGE_GAP");
+    assertThat(db.tree("holes")).isEmpty();
+  }
+
+  @Test
+  void anOverlapWithAnExistingPartitionUnderAnotherNameIsRejected() throws Exception {
+    timeTable("overlap");
+    provisioner.provision(provision("*/" + db.q("overlap"), days("overlap", 0, 2)));
+    Instant from = DAY0.plus(Duration.ofHours(36));
+
+    ProvisioningException e = rejected("overlap",
+        List.of(spec(db.q("overlap"), db.name, "overlap_half", time(from, from.plus(Duration.ofDays(1))))));
+
+    assertThat(e.code()).isEqualTo("COVERAGE_OVERLAP");
+    assertThat(db.tree("overlap")).hasSize(2);
+  }
+
+  @Test
+  void bigintBoundsAreOrderedAsNumbersNotAsText() throws Exception {
+    db.exec("CREATE TABLE ${s}.ids (id bigint NOT NULL) PARTITION BY RANGE (id)");
+    provisioner.provision(provision("*/" + db.q("ids"),
+        spec(db.q("ids"), db.name, "ids_a", longs(2L, 9L)), spec(db.q("ids"), db.name, "ids_b", longs(9L, 10L))));
+
+    // contiguous only when 9 < 10 < 100, which text order ('10' < '100' < '2' < '9') gets wrong
+    provisioner.provision(provision("*/" + db.q("ids"), spec(db.q("ids"), db.name, "ids_c", longs(10L, 100L))));
+    ProvisioningException e = rejected("ids", List.of(spec(db.q("ids"), db.name, "ids_e", longs(101L, 200L))));
+
+    assertThat(db.tree("ids")).hasSize(3);
+    assertThat(e.code()).isEqualTo("COVERAGE_GAP");
+  }
+}

@@ -1,0 +1,95 @@
+package dev.partwright.streams;
+
+import dev.partwright.schemas.ManagedTablePolicy;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Where the planner looks up a table's policy: the global store of {@code partwright.policies}
+ * (what {@code partwright manage} registered) first, the config's static policies second.
+ *
+ * <p>Parsing a policy record per event would cost more than planning; each processor keeps the
+ * parsed policies and drops them when the global store changes (a generation counter the global
+ * store's updater bumps). A restore does not go through the updater, but then the caches are empty.
+ */
+final class PolicyBook {
+
+  private static final Logger LOG = LoggerFactory.getLogger(PolicyBook.class);
+
+  private final Map<String, TablePolicy> fallback;
+  private final AtomicLong generation = new AtomicLong();
+
+  PolicyBook(Map<String, TablePolicy> fallback) {
+    this.fallback = fallback;
+  }
+
+  /** One processor's view: parsed policies, valid for one generation of the global store. */
+  final class View {
+    private final KeyValueStore<String, ManagedTablePolicy> store;
+    private final Map<String, Optional<TablePolicy>> parsed = new HashMap<>();
+    private long seen = -1;
+
+    View(KeyValueStore<String, ManagedTablePolicy> store) {
+      this.store = store;
+    }
+
+    /** The policy of {@code schema.table}, or null when the table is not managed. */
+    TablePolicy of(String qualifiedTable) {
+      long now = generation.get();
+      if (now != seen) {
+        parsed.clear();
+        seen = now;
+      }
+      return parsed.computeIfAbsent(qualifiedTable, this::load).orElse(null);
+    }
+
+    private Optional<TablePolicy> load(String qualifiedTable) {
+      ManagedTablePolicy record = store == null ? null : store.get(qualifiedTable);
+      if (record != null) {
+        try {
+          return Optional.of(TablePolicy.fromRecord(record));
+        } catch (IllegalArgumentException e) {
+          LOG.warn("ignoring the registered policy of {}: {}", qualifiedTable, e.getMessage());
+        }
+      }
+      return Optional.ofNullable(fallback.get(qualifiedTable));
+    }
+  }
+
+  View view(KeyValueStore<String, ManagedTablePolicy> store) {
+    return new View(store);
+  }
+
+  /** Keeps the global store in step with the policies topic; tombstones unmanage. */
+  Processor<String, ManagedTablePolicy, Void, Void> updater(String storeName) {
+    return new Processor<>() {
+      private KeyValueStore<String, ManagedTablePolicy> store;
+
+      @Override
+      public void init(ProcessorContext<Void, Void> context) {
+        store = context.getStateStore(storeName);
+      }
+
+      @Override
+      public void process(Record<String, ManagedTablePolicy> record) {
+        if (record.key() == null) {
+          return;
+        }
+        if (record.value() == null) {
+          store.delete(record.key());
+        } else {
+          store.put(record.key(), record.value());
+        }
+        generation.incrementAndGet();
+      }
+    };
+  }
+}

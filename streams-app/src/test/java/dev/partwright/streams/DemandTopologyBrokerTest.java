@@ -1,0 +1,223 @@
+package dev.partwright.streams;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.partwright.embedded.KafkaEndpoint;
+import dev.partwright.embedded.Servers;
+import dev.partwright.schemas.AvroSerde;
+import dev.partwright.schemas.CommandLogEntry;
+import dev.partwright.schemas.IngestionEvent;
+import dev.partwright.schemas.ProvisionPartitions;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.CloseOptions;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The topology on the real broker: a never-seen tenant's first event becomes its command, and a
+ * tenant flooding the topology does not bury another tenant's command under its own. One
+ * partition everywhere, so both tenants share one task and one command-log partition: the worst
+ * case for isolation.
+ */
+class DemandTopologyBrokerTest {
+
+  private static final TablePolicy HOURLY = new TablePolicy("public", "metrics", Interval.HOUR, ZoneId.of("UTC"), false)
+      .perTenant("recorded_at");
+  private final AvroSerde<IngestionEvent> events = AvroSerde.of(IngestionEvent.class);
+  private final AvroSerde<CommandLogEntry> log = AvroSerde.of(CommandLogEntry.class);
+  private KafkaEndpoint kafka;
+  private PlannerConfig config;
+  private KafkaStreams streams;
+  private Path stateDir;
+
+  @BeforeEach
+  void start() throws Exception {
+    kafka = Servers.kafka();
+    String run = UUID.randomUUID().toString().substring(0, 8);
+    config = PlannerConfig.defaults(Map.of(HOURLY.qualifiedName(), HOURLY))
+        .withTopics("it-" + run + ".ingestion", "it-" + run + ".commands", "it-" + run + ".dlq", "it-" + run + ".alerts")
+        .withRateLimit(new RateLimit(3, Duration.ofMinutes(10), Duration.ofMillis(200)));
+    Properties admin = new Properties();
+    admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+    try (Admin a = Admin.create(admin)) {
+      DemandTopology.ensureTopics(a, config, 1, (short) 1);
+      a.createTopics(List.of(new NewTopic(config.commandsTopic(), 1, (short) 1))).all().get();
+    }
+    stateDir = Files.createTempDirectory("demand-it");
+    Properties props = DemandTopology.streamsProperties(kafka.bootstrapServers(), "demand-it-" + run, config);
+    props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+    streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), config, new SimpleMeterRegistry()), props);
+    CountDownLatch running = new CountDownLatch(1);
+    streams.setStateListener((now, before) -> {
+      if (now == KafkaStreams.State.RUNNING) {
+        running.countDown();
+      }
+    });
+    streams.start();
+    assertThat(running.await(60, TimeUnit.SECONDS)).as("topology running").isTrue();
+  }
+
+  @AfterEach
+  void stop() {
+    if (streams != null) {
+      streams.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+          .withTimeout(Duration.ofSeconds(10)));
+      streams.cleanUp();
+    }
+  }
+
+  @Test
+  void aNeverSeenTenantsFirstEventBecomesItsCommandOnTheLog() {
+    Instant now = Instant.now();
+    try (KafkaProducer<String, byte[]> producer = producer()) {
+      send(producer, "newcomer", now);
+    }
+    List<CommandLogEntry> out = new ArrayList<>();
+    try (KafkaConsumer<String, byte[]> consumer = consumer()) {
+      await().atMost(Duration.ofSeconds(60)).until(() -> {
+        poll(consumer, out);
+        return !out.isEmpty();
+      });
+    }
+    ProvisionPartitions command = (ProvisionPartitions) out.get(0).getEntry();
+    assertThat(out.get(0).getAggregateId()).isEqualTo("newcomer/public.metrics");
+    assertThat(command.getPartitions().get(0).getName()).isEqualTo("metrics_newcomer");
+    assertThat(Harness.end(command)).isAfterOrEqualTo(now.plus(Duration.ofDays(30)));
+  }
+
+  @Test
+  void aFloodingTenantDoesNotBuryAnotherTenantsCommand() {
+    Instant now = Instant.now().truncatedTo(ChronoUnit.HOURS);
+    int flood = 2000;
+    try (KafkaProducer<String, byte[]> producer = producer()) {
+      for (int i = 0; i < flood; i++) {
+        send(producer, "noisy", now.plus(Duration.ofDays(31)).plus(Duration.ofHours(i)));
+      }
+      send(producer, "quiet", now);
+    }
+    List<CommandLogEntry> out = new ArrayList<>();
+    try (KafkaConsumer<String, byte[]> consumer = consumer()) {
+      await().atMost(Duration.ofSeconds(60)).until(() -> {
+        poll(consumer, out);
+        return out.stream().anyMatch(e -> e.getAggregateId().startsWith("quiet/"));
+      });
+    }
+    long noisyAhead = out.stream().takeWhile(e -> !e.getAggregateId().startsWith("quiet/"))
+        .filter(e -> e.getAggregateId().startsWith("noisy/")).count();
+    // without the rate limit, every one of noisy's events would have put a command ahead of quiet's
+    assertThat(noisyAhead).isLessThanOrEqualTo(3);
+  }
+
+  @Test
+  void eventsOfOneAggregateMeetInOneTaskWhateverTheirKey() throws Exception {
+    stop();
+    String run = UUID.randomUUID().toString().substring(0, 8);
+    config = config.withTopics("it-" + run + ".ingestion", "it-" + run + ".commands", "it-" + run + ".dlq",
+        "it-" + run + ".alerts");
+    Properties admin = new Properties();
+    admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+    try (Admin a = Admin.create(admin)) {
+      DemandTopology.ensureTopics(a, config, 3, (short) 1);
+      a.createTopics(List.of(new NewTopic(config.commandsTopic(), 1, (short) 1))).all().get();
+    }
+    Properties props = DemandTopology.streamsProperties(kafka.bootstrapServers(), "demand-it-" + run, config);
+    props.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("demand-it").toString());
+    streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), config, new SimpleMeterRegistry()), props);
+    CountDownLatch running = new CountDownLatch(1);
+    streams.setStateListener((now, before) -> {
+      if (now == KafkaStreams.State.RUNNING) {
+        running.countDown();
+      }
+    });
+    streams.start();
+    assertThat(running.await(60, TimeUnit.SECONDS)).isTrue();
+
+    // the same tenant under keys that land in each of the 3 partitions: locally routed or moved,
+    // the events must meet in one task, so the aggregate gets one first command, not one per task
+    Instant now = Instant.now();
+    try (KafkaProducer<String, byte[]> producer = producer()) {
+      for (String key : List.of("acme", "k1", "k2", "k3", "k4", "k5")) {
+        IngestionEvent e = IngestionEvent.newBuilder().setTenant("acme").setSchemaName("public").setTable("metrics")
+            .setEventTime(now.truncatedTo(ChronoUnit.MICROS)).build();
+        producer.send(new ProducerRecord<>(config.ingestionTopic(), key, events.encode(config.ingestionTopic(), e)));
+      }
+      send(producer, "marker", now);
+    }
+    List<CommandLogEntry> out = new ArrayList<>();
+    try (KafkaConsumer<String, byte[]> consumer = consumer()) {
+      await().atMost(Duration.ofSeconds(60)).until(() -> {
+        poll(consumer, out);
+        return out.stream().anyMatch(e -> e.getAggregateId().startsWith("marker/"))
+            && out.stream().anyMatch(e -> e.getAggregateId().startsWith("acme/"));
+      });
+      consumer.poll(Duration.ofSeconds(1)).forEach(r -> out.add(log.decode(r.topic(), r.value())));
+    }
+    assertThat(out.stream().filter(e -> e.getAggregateId().equals("acme/public.metrics"))).hasSize(1);
+    for (int p = 1; p <= 12; p++) {
+      assertThat(DemandTopology.ownerOf("t", "tenant" + p + "/public.metrics", null, 7).orElseThrow())
+          .as("the partition Kafka's default partitioner picks for the tenant key")
+          .containsExactly(org.apache.kafka.clients.producer.internals.BuiltInPartitioner.partitionForKey(
+              ("tenant" + p).getBytes(java.nio.charset.StandardCharsets.UTF_8), 7));
+    }
+  }
+
+  private void send(KafkaProducer<String, byte[]> producer, String tenant, Instant eventTime) {
+    IngestionEvent e = IngestionEvent.newBuilder().setTenant(tenant).setSchemaName("public").setTable("metrics")
+        .setEventTime(eventTime.truncatedTo(ChronoUnit.MICROS)).build();
+    producer.send(new ProducerRecord<>(config.ingestionTopic(), tenant, events.encode(config.ingestionTopic(), e)));
+  }
+
+  private KafkaProducer<String, byte[]> producer() {
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+    p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+    return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+  }
+
+  private KafkaConsumer<String, byte[]> consumer() {
+    Properties p = new Properties();
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+    p.put(ConsumerConfig.GROUP_ID_CONFIG, "it-reader-" + UUID.randomUUID());
+    p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
+    c.subscribe(List.of(config.commandsTopic()));
+    return c;
+  }
+
+  private void poll(KafkaConsumer<String, byte[]> consumer, List<CommandLogEntry> out) {
+    for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+      out.add(log.decode(r.topic(), r.value()));
+    }
+  }
+}
