@@ -1,6 +1,8 @@
 package dev.partwright.commandstore;
 
 import dev.partwright.schemas.CatalogSnapshot;
+import dev.partwright.schemas.CommandLogEntry;
+import dev.partwright.schemas.RegistryAvroSerde;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -117,13 +119,17 @@ public final class CatalogReplay {
   static final class Reader implements AutoCloseable {
     final KafkaConsumer<String, byte[]> consumer;
     final PartitionCatalog catalog;
+    /** Decodes the log's records; shared by the lanes (thread-safe, ids and readers cached). */
+    final RegistryAvroSerde<CommandLogEntry> log;
     final List<TopicPartition> partitions;
     final Map<Integer, Long> snapshotOffsets = new HashMap<>();
     final List<String> warnings = new ArrayList<>();
 
-    private Reader(KafkaConsumer<String, byte[]> consumer, PartitionCatalog catalog, List<TopicPartition> partitions) {
+    private Reader(KafkaConsumer<String, byte[]> consumer, PartitionCatalog catalog, RegistryAvroSerde<CommandLogEntry> log,
+        List<TopicPartition> partitions) {
       this.consumer = consumer;
       this.catalog = catalog;
+      this.log = log;
       this.partitions = partitions;
     }
 
@@ -137,7 +143,8 @@ public final class CatalogReplay {
         }
         List<TopicPartition> tps = infos.stream().map(i -> new TopicPartition(i.topic(), i.partition()))
             .sorted(Comparator.comparingInt(TopicPartition::partition)).toList();
-        Reader r = new Reader(c, new PartitionCatalog(config.commandsTopic(), tps.size()), tps);
+        Reader r = new Reader(c, new PartitionCatalog(config.commandsTopic(), tps.size()),
+            config.serdes().serde(CommandLogEntry.class), tps);
         Map<TopicPartition, Long> begin = c.beginningOffsets(tps);
         Map<TopicPartition, Long> end = c.endOffsets(tps);
         Map<Integer, CatalogSnapshot> snapshots = useSnapshots
@@ -217,7 +224,7 @@ public final class CatalogReplay {
             List<ConsumerRecord<String, byte[]>> batch = records.records(tp);
             inFlight.add(lanes[tp.partition() % laneCount].submit(() -> {
               for (ConsumerRecord<String, byte[]> r : batch) {
-                if (catalog.apply(r) instanceof PartitionCatalog.Refused refused) {
+                if (catalog.apply(r, log) instanceof PartitionCatalog.Refused refused) {
                   dead.add(new DeadLetter(r.topic(), r.partition(), r.offset(), r.key(), refused.reason()));
                 }
               }
@@ -278,7 +285,7 @@ public final class CatalogReplay {
         }
         ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
         for (ConsumerRecord<String, byte[]> r : records) {
-          PartitionCatalog.Verdict v = catalog.apply(r);
+          PartitionCatalog.Verdict v = catalog.apply(r, log);
           if (v instanceof PartitionCatalog.Refused refused) {
             deadLetters.accept(new DeadLetter(r.topic(), r.partition(), r.offset(), r.key(), refused.reason()));
           }

@@ -1,13 +1,13 @@
 package dev.partwright.commandstore;
 
 import dev.partwright.schemas.AggregateId;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
 import dev.partwright.schemas.CommandHeader;
 import dev.partwright.schemas.CommandLogEntry;
 import dev.partwright.schemas.Failed;
 import dev.partwright.schemas.Provisioned;
 import dev.partwright.schemas.ProvisionPartitions;
+import dev.partwright.schemas.RegistryAvroSerde;
 import dev.partwright.schemas.Rejected;
 import dev.partwright.schemas.RetirePartitions;
 import dev.partwright.schemas.Rollback;
@@ -74,10 +74,10 @@ public final class CommandStore implements AutoCloseable {
 
   /** How long an append may wait to read its own record back. */
   private static final Duration CONFIRM_TIMEOUT = Duration.ofMinutes(2);
-  private static final AvroSerde<CommandLogEntry> LOG = AvroSerde.of(CommandLogEntry.class);
-  private static final AvroSerde<BoundaryChange> BOUNDARIES = AvroSerde.of(BoundaryChange.class);
 
   private final CommandStoreConfig config;
+  private final RegistryAvroSerde<CommandLogEntry> log;
+  private final RegistryAvroSerde<BoundaryChange> boundaries;
   private final String transactionalId;
   private final KafkaProducer<String, byte[]> producer;
   private final ReentrantLock lock = new ReentrantLock();
@@ -95,6 +95,8 @@ public final class CommandStore implements AutoCloseable {
 
   private CommandStore(CommandStoreConfig config, String transactionalId) {
     this.config = config;
+    this.log = config.serdes().serde(CommandLogEntry.class);
+    this.boundaries = config.serdes().serde(BoundaryChange.class);
     this.transactionalId = transactionalId;
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
@@ -136,7 +138,7 @@ public final class CommandStore implements AutoCloseable {
     try {
       ensureOpen();
       return send(new ProducerRecord<>(config.commandsTopic(), entry.getAggregateId(),
-          LOG.encode(config.commandsTopic(), entry)), List.of(), Map.of(), null, entry.getAggregateId());
+          log.encode(config.commandsTopic(), entry)), List.of(), Map.of(), null, entry.getAggregateId());
     } finally {
       lock.unlock();
     }
@@ -204,7 +206,7 @@ public final class CommandStore implements AutoCloseable {
     try {
       ensureOpen();
       return send(new ProducerRecord<>(config.commandsTopic(), aggregate.toString(),
-          LOG.encode(config.commandsTopic(), entry)), boundaryChanges, consumed, group, aggregate.toString());
+          log.encode(config.commandsTopic(), entry)), boundaryChanges, consumed, group, aggregate.toString());
     } finally {
       lock.unlock();
     }
@@ -237,7 +239,7 @@ public final class CommandStore implements AutoCloseable {
       CommandLogEntry entry = new CommandLogEntry(aggregate.toString(), now(), withExpectedVersion(command, expectedVersion));
       beforeSend.run();
       RecordMetadata md = send(new ProducerRecord<>(config.commandsTopic(), tp.partition(), aggregate.toString(),
-          LOG.encode(config.commandsTopic(), entry)), List.of(), Map.of(), null, aggregate.toString());
+          log.encode(config.commandsTopic(), entry)), List.of(), Map.of(), null, aggregate.toString());
       PartitionCatalog.Verdict verdict = confirm(tp, md.offset());
       if (verdict instanceof PartitionCatalog.Applied applied) {
         return new Appended(aggregate, key, tp.partition(), md.offset(), applied.version(), false);
@@ -292,7 +294,7 @@ public final class CommandStore implements AutoCloseable {
       Future<RecordMetadata> sent = producer.send(record);
       for (BoundaryChange change : boundaryChanges) {
         producer.send(new ProducerRecord<>(config.boundariesTopic(), change.getRootTable(),
-            BOUNDARIES.encode(config.boundariesTopic(), change)));
+            boundaries.encode(config.boundariesTopic(), change)));
       }
       if (!consumed.isEmpty()) {
         producer.sendOffsetsToTransaction(consumed, group);

@@ -3,7 +3,6 @@ package dev.partwright.commandstore;
 import dev.partwright.schemas.AggregateBody;
 import dev.partwright.schemas.AggregateId;
 import dev.partwright.schemas.AggregateState;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
 import dev.partwright.schemas.CatalogSnapshot;
 import dev.partwright.schemas.CommandHeader;
@@ -17,9 +16,11 @@ import dev.partwright.schemas.PartitionAdded;
 import dev.partwright.schemas.PartitionKey;
 import dev.partwright.schemas.PartitionSet;
 import dev.partwright.schemas.PartitionSpec;
+import dev.partwright.schemas.PayloadException;
 import dev.partwright.schemas.PendingCommand;
 import dev.partwright.schemas.Provisioned;
 import dev.partwright.schemas.ProvisionPartitions;
+import dev.partwright.schemas.RegistryAvroSerde;
 import dev.partwright.schemas.Rejected;
 import dev.partwright.schemas.Retired;
 import dev.partwright.schemas.RetirePartitions;
@@ -309,10 +310,6 @@ public final class PartitionCatalog {
     }
   }
 
-  /** One decoder per thread: replay folds partitions on several threads. */
-  private static final ThreadLocal<AvroSerde<CommandLogEntry>> LOG =
-      ThreadLocal.withInitial(() -> AvroSerde.of(CommandLogEntry.class));
-
   private final String commandsTopic;
   private final int partitionCount;
   /**
@@ -434,15 +431,18 @@ public final class PartitionCatalog {
     return sum;
   }
 
-  /** Folds one record of the commands topic, decoding it first. */
-  public Verdict apply(ConsumerRecord<String, byte[]> record) {
+  /**
+   * Folds one record of the commands topic, decoding it with {@code log} first (thread-safe, its
+   * registry ids and readers cached: replay folds partitions on several threads with one serde).
+   */
+  public Verdict apply(ConsumerRecord<String, byte[]> record, RegistryAvroSerde<CommandLogEntry> log) {
     if (record.value() == null) {
       return refuse(record.partition(), record.offset(), "empty record (null value)");
     }
     CommandLogEntry entry;
     try {
-      entry = LOG.get().decode(record.topic(), record.value());
-    } catch (RuntimeException e) {
+      entry = log.decode(record.topic(), record.value());
+    } catch (PayloadException e) { // a registry outage is not the record's fault: it propagates
       return refuse(record.partition(), record.offset(), "unreadable payload: " + e.getMessage());
     }
     return apply(record.partition(), record.offset(), record.key(), entry);

@@ -80,7 +80,7 @@ public final class SnapshotWriter implements AutoCloseable {
     }
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProperties(config, null),
         new StringSerializer(), new ByteArraySerializer())) {
-      for (ProducerRecord<String, byte[]> r : Snapshots.records(config.snapshotsTopic(), all)) {
+      for (ProducerRecord<String, byte[]> r : Snapshots.records(config.snapshotsTopic(), config.serdes(), all)) {
         producer.send(r).get();
       }
     } catch (java.util.concurrent.ExecutionException e) {
@@ -152,7 +152,7 @@ public final class SnapshotWriter implements AutoCloseable {
         }
         ConsumerRecords<String, byte[]> records = reader.consumer.poll(Duration.ofMillis(200));
         for (ConsumerRecord<String, byte[]> r : records) {
-          watch.seen(r, reader.catalog.apply(r));
+          watch.seen(r, reader.catalog.apply(r, reader.log));
         }
         sinceSnapshot += records.count();
         for (var tp : records.partitions()) {
@@ -192,7 +192,7 @@ public final class SnapshotWriter implements AutoCloseable {
         producer.send(d);
       }
       for (int p : moved) {
-        producer.send(Snapshots.record(config.snapshotsTopic(), reader.catalog.snapshot(p, now)));
+        producer.send(Snapshots.record(config.snapshotsTopic(), config.serdes(), reader.catalog.snapshot(p, now)));
       }
       producer.commitTransaction();
     } catch (ProducerFencedException | InvalidProducerEpochException e) {

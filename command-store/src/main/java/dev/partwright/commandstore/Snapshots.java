@@ -1,6 +1,6 @@
 package dev.partwright.commandstore;
 
-import dev.partwright.schemas.AvroSerde;
+import dev.partwright.schemas.PartwrightSerdes;
 import dev.partwright.schemas.CatalogSnapshot;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,7 +23,6 @@ import org.slf4j.LoggerFactory;
 final class Snapshots {
 
   private static final Logger LOG = LoggerFactory.getLogger(Snapshots.class);
-  private static final AvroSerde<CatalogSnapshot> SERDE = AvroSerde.of(CatalogSnapshot.class);
   /** How many records back from the end the search for the latest snapshots starts. */
   private static final long FIRST_WINDOW = 64;
 
@@ -33,9 +32,9 @@ final class Snapshots {
     return commandsTopic + "-" + partition;
   }
 
-  static ProducerRecord<String, byte[]> record(String snapshotsTopic, CatalogSnapshot s) {
+  static ProducerRecord<String, byte[]> record(String snapshotsTopic, PartwrightSerdes serdes, CatalogSnapshot s) {
     return new ProducerRecord<>(snapshotsTopic, key(s.getCommandsTopic(), s.getPartition()),
-        SERDE.encode(snapshotsTopic, s));
+        serdes.serde(CatalogSnapshot.class).encode(snapshotsTopic, s));
   }
 
   /**
@@ -69,7 +68,7 @@ final class Snapshots {
       }
       for (Map.Entry<Integer, byte[]> e : found.entrySet()) {
         try {
-          CatalogSnapshot s = SERDE.decode(config.snapshotsTopic(), e.getValue());
+          CatalogSnapshot s = config.serdes().serde(CatalogSnapshot.class).decode(config.snapshotsTopic(), e.getValue());
           if (s.getFoldVersion() != PartitionCatalog.FOLD_VERSION) {
             warnings.add("snapshot of partition " + e.getKey() + " was written with fold version " + s.getFoldVersion()
                 + ", this is " + PartitionCatalog.FOLD_VERSION + ": ignored, that partition is replayed from its start");
@@ -117,10 +116,11 @@ final class Snapshots {
     return new HashMap<>(last);
   }
 
-  static List<ProducerRecord<String, byte[]>> records(String snapshotsTopic, List<CatalogSnapshot> snapshots) {
+  static List<ProducerRecord<String, byte[]>> records(String snapshotsTopic, PartwrightSerdes serdes,
+      List<CatalogSnapshot> snapshots) {
     List<ProducerRecord<String, byte[]>> out = new ArrayList<>();
     for (CatalogSnapshot s : snapshots) {
-      out.add(record(snapshotsTopic, s));
+      out.add(record(snapshotsTopic, serdes, s));
     }
     return out;
   }

@@ -7,8 +7,8 @@ import static org.awaitility.Awaitility.await;
 
 import dev.partwright.embedded.EmbeddedKafka;
 import dev.partwright.schemas.AggregateId;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.CommandLogEntry;
+import dev.partwright.schemas.RegistryAvroSerde;
 import dev.partwright.schemas.ProvisionPartitions;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -26,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** The broker goes down in the middle of a burst of appends and comes back: nothing lost, nothing twice. */
 class BrokerRestartTest {
 
-  private static final AvroSerde<CommandLogEntry> LOG = AvroSerde.of(CommandLogEntry.class);
+  private static final RegistryAvroSerde<CommandLogEntry> LOG = Fixtures.serdes().serde(CommandLogEntry.class);
   private static final int APPENDS = 150;
   private static final int AGGREGATES = 5;
 

@@ -1,16 +1,19 @@
 package dev.partwright.commandstore;
 
+import dev.partwright.embedded.Servers;
 import dev.partwright.schemas.AggregateId;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.Bounds;
 import dev.partwright.schemas.CommandHeader;
 import dev.partwright.schemas.CommandLogEntry;
 import dev.partwright.schemas.Failed;
 import dev.partwright.schemas.PartitionSpec;
+import dev.partwright.schemas.PartwrightSerdes;
 import dev.partwright.schemas.Provisioned;
 import dev.partwright.schemas.ProvisionPartitions;
+import dev.partwright.schemas.RegistryAvroSerde;
 import dev.partwright.schemas.Rejected;
 import dev.partwright.schemas.RolledBack;
+import dev.partwright.schemas.SchemaRegistryConfig;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
@@ -46,10 +49,20 @@ final class Fixtures {
 
   private Fixtures() {}
 
+  private static PartwrightSerdes serdes;
+
+  /** The serdes of this test JVM, on the embedded schema registry ({@link Servers#schemaRegistry()}). */
+  static synchronized PartwrightSerdes serdes() {
+    if (serdes == null) {
+      serdes = PartwrightSerdes.create(SchemaRegistryConfig.of(Servers.schemaRegistry().url()));
+    }
+    return serdes;
+  }
+
   /** A store of its own on the broker: every topic name carries a fresh prefix. */
   static CommandStoreConfig isolated(String bootstrap, int partitions) {
-    return new CommandStoreConfig(bootstrap, "partwright.commands", "partwright.boundaries", partitions, (short) 1, 1)
-        .withTopicPrefix("t" + UUID.randomUUID().toString().substring(0, 8));
+    return new CommandStoreConfig(bootstrap, "partwright.commands", "partwright.boundaries", partitions, (short) 1, 1,
+        serdes()).withTopicPrefix("t" + UUID.randomUUID().toString().substring(0, 8));
   }
 
   static CommandStoreConfig ensured(String bootstrap, int partitions) {
@@ -120,7 +133,7 @@ final class Fixtures {
    * Returns the number of records written.
    */
   static int writeLog(String bootstrap, CommandStoreConfig config, int aggregates, int firstDay, int commands) {
-    AvroSerde<CommandLogEntry> log = AvroSerde.of(CommandLogEntry.class);
+    RegistryAvroSerde<CommandLogEntry> log = serdes().serde(CommandLogEntry.class);
     int written = 0;
     List<Future<RecordMetadata>> sent = new ArrayList<>();
     try (KafkaProducer<String, byte[]> p = rawProducer(bootstrap)) {

@@ -9,6 +9,7 @@ import static dev.partwright.commandstore.Fixtures.rejected;
 import static dev.partwright.commandstore.Fixtures.rolledBack;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.partwright.schemas.CommandLogEntry;
 import dev.partwright.schemas.AggregateId;
 import dev.partwright.schemas.CommandHeader;
 import dev.partwright.schemas.EntryVerdict;
@@ -119,7 +120,8 @@ class PartitionCatalogTest {
         r -> assertThat(r.reason()).contains("never received (broken order)"));
     assertThat(catalog.apply(0, offset++, "someone/else.table", entry(A, provision(A, "k1", 0))))
         .isInstanceOf(PartitionCatalog.Refused.class);
-    assertThat(catalog.apply(new ConsumerRecord<>("log", 0, offset++, A.toString(), new byte[] {1, 2, 3})))
+    assertThat(catalog.apply(new ConsumerRecord<>("log", 0, offset++, A.toString(), new byte[] {1, 2, 3}),
+        Fixtures.serdes().serde(CommandLogEntry.class)))
         .isInstanceOfSatisfying(PartitionCatalog.Refused.class, r -> assertThat(r.reason()).startsWith("unreadable payload"));
 
     assertThat(catalog.deadLetters()).isEqualTo(3);

@@ -8,9 +8,9 @@ import static org.awaitility.Awaitility.await;
 
 import dev.partwright.embedded.Servers;
 import dev.partwright.schemas.AggregateId;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.CatalogSnapshot;
 import dev.partwright.schemas.CommandLogEntry;
+import dev.partwright.schemas.RegistryAvroSerde;
 import dev.partwright.schemas.Topics;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -24,8 +24,8 @@ import org.junit.jupiter.api.Test;
 /** Periodic snapshots to the compacted topic, and dead letters written exactly once with them. */
 class SnapshotWriterTest {
 
-  private static final AvroSerde<CatalogSnapshot> SNAPSHOTS = AvroSerde.of(CatalogSnapshot.class);
-  private static final AvroSerde<CommandLogEntry> LOG = AvroSerde.of(CommandLogEntry.class);
+  private static final RegistryAvroSerde<CatalogSnapshot> SNAPSHOTS = Fixtures.serdes().serde(CatalogSnapshot.class);
+  private static final RegistryAvroSerde<CommandLogEntry> LOG = Fixtures.serdes().serde(CommandLogEntry.class);
   private static final Duration PATIENCE = Duration.ofSeconds(60);
   private static String bootstrap;
 

@@ -9,9 +9,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.partwright.embedded.Servers;
 import dev.partwright.schemas.AggregateId;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
 import dev.partwright.schemas.CommandLogEntry;
+import dev.partwright.schemas.RegistryAvroSerde;
 import dev.partwright.schemas.PartitionAdded;
 import dev.partwright.schemas.PartitionKey;
 import dev.partwright.schemas.PartitionSpec;
@@ -36,7 +36,7 @@ import org.junit.jupiter.api.Test;
  */
 class TransactionalOutcomeTest {
 
-  private static final AvroSerde<CommandLogEntry> LOG = AvroSerde.of(CommandLogEntry.class);
+  private static final RegistryAvroSerde<CommandLogEntry> LOG = Fixtures.serdes().serde(CommandLogEntry.class);
   private static String bootstrap;
 
   /** Stands for the process dying: nothing in the store catches it. */

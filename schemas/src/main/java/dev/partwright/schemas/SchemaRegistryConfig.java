@@ -97,7 +97,19 @@ public record SchemaRegistryConfig(
    * ({@code -Dpartwright.schema-registry.truststore-password=...}), which wins.
    */
   public static SchemaRegistryConfig fromEnvironment() {
+    return fromEnvironment((String) null);
+  }
+
+  /**
+   * Like {@link #fromEnvironment()}, with {@code url} (a command-line option, when given: not
+   * {@code null}) in place of {@code PARTWRIGHT_SCHEMA_REGISTRY_URL}; credentials and trust store
+   * still come from the environment, where secrets belong.
+   */
+  public static SchemaRegistryConfig fromEnvironment(String url) {
     return fromEnvironment(name -> {
+      if (url != null && name.equals(URL_ENV)) {
+        return url;
+      }
       String property = System.getProperty(
           name.toLowerCase(Locale.ROOT).replace("partwright_schema_registry_", "partwright.schema-registry.").replace('_', '-'));
       return property != null ? property : System.getenv(name);

@@ -1,6 +1,8 @@
 package dev.partwright.streams;
 
 import com.sun.net.httpserver.HttpServer;
+import dev.partwright.schemas.PartwrightSerdes;
+import dev.partwright.schemas.SchemaRegistryConfig;
 import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -33,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * {@code /var/lib/partwright/streams}), {@code PARTWRIGHT_METRICS_PORT} (9404),
  * {@code PARTWRIGHT_MIN_BUFFER_DAYS} / {@code PARTWRIGHT_MAX_BUFFER_DAYS} (30 / 90),
  * {@code PARTWRIGHT_INGESTION_TOPIC}, {@code PARTWRIGHT_POLICIES_TOPIC},
- * {@code PARTWRIGHT_TOPIC_PARTITIONS} (6, for topics it creates), {@code PARTWRIGHT_REPLICATION_FACTOR} (1).
+ * {@code PARTWRIGHT_TOPIC_PARTITIONS} (6, for topics it creates), {@code PARTWRIGHT_REPLICATION_FACTOR} (1),
+ * {@code PARTWRIGHT_SCHEMA_REGISTRY_URL} (required) and its credentials ({@link SchemaRegistryConfig#fromEnvironment()}).
  */
 public final class DemandApplication {
 
@@ -48,6 +51,7 @@ public final class DemandApplication {
       System.err.println("PARTWRIGHT_KAFKA_BOOTSTRAP is not set");
       System.exit(2);
     }
+    PartwrightSerdes serdes = PartwrightSerdes.create(SchemaRegistryConfig.fromEnvironment());
     PlannerConfig defaults = PlannerConfig.defaults(Map.of());
     PlannerConfig config = defaults
         .withIngestionTopic(env.getOrDefault("PARTWRIGHT_INGESTION_TOPIC", defaults.ingestionTopic()))
@@ -66,7 +70,7 @@ public final class DemandApplication {
     Properties props = DemandTopology.streamsProperties(bootstrap,
         env.getOrDefault("PARTWRIGHT_APPLICATION_ID", "partwright-demand"), config);
     props.put(StreamsConfig.STATE_DIR_CONFIG, env.getOrDefault("PARTWRIGHT_STATE_DIR", "/var/lib/partwright/streams"));
-    KafkaStreams streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), config, meters), props);
+    KafkaStreams streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), config, serdes, meters), props);
     streams.setUncaughtExceptionHandler(e -> {
       LOG.error("stream thread died; replacing it", e);
       return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;

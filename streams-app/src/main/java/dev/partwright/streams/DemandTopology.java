@@ -1,10 +1,12 @@
 package dev.partwright.streams;
 
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.CapacityAlert;
 import dev.partwright.schemas.CommandLogEntry;
 import dev.partwright.schemas.IngestionEvent;
 import dev.partwright.schemas.ManagedTablePolicy;
+import dev.partwright.schemas.PartwrightSerdes;
+import dev.partwright.schemas.PayloadException;
+import dev.partwright.schemas.RegistryAvroSerde;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Metrics;
 import java.nio.charset.StandardCharsets;
@@ -70,21 +72,26 @@ public final class DemandTopology {
   private DemandTopology() {}
 
   /** The topology, with meters on Micrometer's global registry. */
-  public static Topology build(StreamsBuilder builder, PlannerConfig config) {
-    return build(builder, config, Metrics.globalRegistry);
+  public static Topology build(StreamsBuilder builder, PlannerConfig config, PartwrightSerdes serdes) {
+    return build(builder, config, serdes, Metrics.globalRegistry);
   }
 
-  public static Topology build(StreamsBuilder builder, PlannerConfig config, MeterRegistry meters) {
+  /**
+   * The topology. {@code serdes} (the schema registry's) are used on every topic that leaves the
+   * application or is shared with it: ingestion, the repartition topic, commands, alerts, policies.
+   */
+  public static Topology build(StreamsBuilder builder, PlannerConfig config, PartwrightSerdes serdes,
+      MeterRegistry meters) {
     PolicyBook policyBook = new PolicyBook(config.policies());
     PlannerMetrics metrics = new PlannerMetrics(meters);
-    addStores(builder, config, policyBook);
+    addStores(builder, config, serdes, policyBook);
 
     // Each aggregate is owned by the task of partition hash(routing key): its tenant, or for a table
     // shared by all tenants the aggregate id. Events already in that partition (produced with the
     // tenant as key, default partitioner) stay local; the others cross the repartition topic.
     KStream<Routed, IngestionEvent> keyed = builder
         .stream(config.ingestionTopic(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("ingestion-events"))
-        .process(() -> new AggregateKeyer(config, policyBook), Named.as("key-by-aggregate"));
+        .process(() -> new AggregateKeyer(config, serdes.serde(IngestionEvent.class), policyBook), Named.as("key-by-aggregate"));
     Map<String, KStream<Routed, IngestionEvent>> routes = keyed.split(Named.as("route-"))
         .branch((routed, event) -> routed.local(), Branched.as("local"))
         .defaultBranch(Branched.as("remote"));
@@ -92,7 +99,7 @@ public final class DemandTopology {
         .selectKey((routed, event) -> routed.aggregate(), Named.as("local-aggregate"));
     KStream<String, IngestionEvent> moved = routes.get("route-remote")
         .selectKey((routed, event) -> routed.aggregate(), Named.as("remote-aggregate"))
-        .repartition(Repartitioned.with(Serdes.String(), AvroSerde.of(IngestionEvent.class)).withName("by-aggregate")
+        .repartition(Repartitioned.with(Serdes.String(), serdes.serde(IngestionEvent.class)).withName("by-aggregate")
             .withStreamPartitioner(DemandTopology::ownerOf));
     KStream<String, SpecificRecord> planned = local.merge(moved, Named.as("owned-events"))
         .process(() -> new PlanningProcessor(config, policyBook, metrics), Named.as("planner"),
@@ -103,14 +110,19 @@ public final class DemandTopology {
         .defaultBranch(Branched.as("log"));
     outputs.get("planned-log")
         .mapValues(value -> (CommandLogEntry) value, Named.as("as-log-entry"))
-        .to(config.commandsTopic(), Produced.with(Serdes.String(), AvroSerde.of(CommandLogEntry.class)).withName("commands"));
+        .to(config.commandsTopic(), Produced.with(Serdes.String(), serdes.serde(CommandLogEntry.class)).withName("commands"));
     outputs.get("planned-alerts")
         .mapValues(value -> (CapacityAlert) value, Named.as("as-alert"))
-        .to(config.alertsTopic(), Produced.with(Serdes.String(), AvroSerde.of(CapacityAlert.class)).withName("alerts"));
+        .to(config.alertsTopic(), Produced.with(Serdes.String(), serdes.serde(CapacityAlert.class)).withName("alerts"));
     return builder.build();
   }
 
-  private static void addStores(StreamsBuilder builder, PlannerConfig config, PolicyBook policyBook) {
+  /**
+   * The state stores. Their serdes stay Partwright's own compact encodings: the stores and their
+   * changelogs are private to this application, nobody else reads them.
+   */
+  private static void addStores(StreamsBuilder builder, PlannerConfig config, PartwrightSerdes serdes,
+      PolicyBook policyBook) {
     builder.addStateStore(Stores.keyValueStoreBuilder(
         Stores.persistentKeyValueStore(COVERAGE_STORE), Serdes.String(), Coverage.serde()));
     builder.addStateStore(Stores.keyValueStoreBuilder(
@@ -128,7 +140,7 @@ public final class DemandTopology {
         Stores.persistentWindowStore(DAILY_STORE, Duration.ofDays(config.windows().historyDays() + 2L), Duration.ofDays(1), false),
         Serdes.String(), Demand.serde()).withCachingEnabled());
     if (config.policiesTopic() != null) {
-      AvroSerde<ManagedTablePolicy> policies = AvroSerde.of(ManagedTablePolicy.class);
+      RegistryAvroSerde<ManagedTablePolicy> policies = serdes.serde(ManagedTablePolicy.class);
       builder.addGlobalStore(
           Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(POLICIES_STORE), Serdes.String(), policies)
               .withLoggingDisabled(),
@@ -219,7 +231,7 @@ public final class DemandTopology {
    * tables fail here, before the repartition, and go to the dead-letter topic.
    */
   static final class AggregateKeyer implements Processor<byte[], byte[], Routed, IngestionEvent> {
-    private final AvroSerde<IngestionEvent> events = AvroSerde.of(IngestionEvent.class);
+    private final RegistryAvroSerde<IngestionEvent> events;
     private final PlannerConfig config;
     private final PolicyBook policyBook;
     /** Aggregate ids by tenant, per table policy: building and validating one per event costs more than planning. */
@@ -227,8 +239,9 @@ public final class DemandTopology {
     private ProcessorContext<Routed, IngestionEvent> context;
     private PolicyBook.View policies;
 
-    AggregateKeyer(PlannerConfig config, PolicyBook policyBook) {
+    AggregateKeyer(PlannerConfig config, RegistryAvroSerde<IngestionEvent> events, PolicyBook policyBook) {
       this.config = config;
+      this.events = events;
       this.policyBook = policyBook;
     }
 
@@ -240,7 +253,13 @@ public final class DemandTopology {
 
     @Override
     public void process(Record<byte[], byte[]> record) {
-      IngestionEvent event = events.decode(config.ingestionTopic(), record.value());
+      IngestionEvent event;
+      try {
+        event = events.decode(config.ingestionTopic(), record.value());
+      } catch (PayloadException e) {
+        // the dead letter's reason names the record; the deserializer alone knows only the topic
+        throw context.recordMetadata().map(m -> e.at(m.partition(), m.offset())).orElse(e);
+      }
       if (event == null) {
         throw new UnplannableEventException("empty ingestion event (null payload)");
       }

@@ -5,10 +5,10 @@ import static org.awaitility.Awaitility.await;
 
 import dev.partwright.embedded.KafkaEndpoint;
 import dev.partwright.embedded.Servers;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.CommandLogEntry;
 import dev.partwright.schemas.IngestionEvent;
 import dev.partwright.schemas.ProvisionPartitions;
+import dev.partwright.schemas.RegistryAvroSerde;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,8 +54,8 @@ class DemandTopologyBrokerTest {
 
   private static final TablePolicy HOURLY = new TablePolicy("public", "metrics", Interval.HOUR, ZoneId.of("UTC"), false)
       .perTenant("recorded_at");
-  private final AvroSerde<IngestionEvent> events = AvroSerde.of(IngestionEvent.class);
-  private final AvroSerde<CommandLogEntry> log = AvroSerde.of(CommandLogEntry.class);
+  private final RegistryAvroSerde<IngestionEvent> events = TestSerdes.get().serde(IngestionEvent.class);
+  private final RegistryAvroSerde<CommandLogEntry> log = TestSerdes.get().serde(CommandLogEntry.class);
   private KafkaEndpoint kafka;
   private PlannerConfig config;
   private KafkaStreams streams;
@@ -77,7 +77,7 @@ class DemandTopologyBrokerTest {
     stateDir = Files.createTempDirectory("demand-it");
     Properties props = DemandTopology.streamsProperties(kafka.bootstrapServers(), "demand-it-" + run, config);
     props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-    streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), config, new SimpleMeterRegistry()), props);
+    streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), config, TestSerdes.get(), new SimpleMeterRegistry()), props);
     CountDownLatch running = new CountDownLatch(1);
     streams.setStateListener((now, before) -> {
       if (now == KafkaStreams.State.RUNNING) {
@@ -117,6 +117,65 @@ class DemandTopologyBrokerTest {
   }
 
   @Test
+  void unreadablePayloadsGoToTheDeadLetterTopicWithTheReasonAndTheNextEventIsPlanned() throws Exception {
+    Instant now = Instant.now();
+    IngestionEvent event = IngestionEvent.newBuilder().setTenant("after-bad").setSchemaName("public").setTable("metrics")
+        .setEventTime(now.truncatedTo(ChronoUnit.MICROS)).build();
+    byte[] good = events.encode(config.ingestionTopic(), event);
+    // what a producer without the registry writes: Avro single-object encoding, C3 01 + fingerprint
+    java.nio.ByteBuffer singleObject = IngestionEvent.getEncoder().encode(event);
+    byte[] unknownId = good.clone();
+    unknownId[1] = 0x7f; // an id this registry never gave out
+    byte[] truncated = java.util.Arrays.copyOf(good, good.length - 4);
+    List<byte[]> bad = List.of(java.util.Arrays.copyOf(singleObject.array(), singleObject.limit()), unknownId, truncated);
+    try (KafkaProducer<String, byte[]> producer = producer()) {
+      for (byte[] payload : bad) {
+        producer.send(new ProducerRecord<>(config.ingestionTopic(), "after-bad", payload));
+      }
+      producer.send(new ProducerRecord<>(config.ingestionTopic(), "after-bad", good));
+    }
+
+    List<CommandLogEntry> out = new ArrayList<>();
+    try (KafkaConsumer<String, byte[]> consumer = consumer()) {
+      await().atMost(Duration.ofSeconds(60)).until(() -> {
+        poll(consumer, out);
+        return !out.isEmpty();
+      });
+    }
+    assertThat(out.get(0).getAggregateId()).as("the good event after the bad ones is planned")
+        .isEqualTo("after-bad/public.metrics");
+
+    List<ConsumerRecord<byte[], byte[]>> dead = new ArrayList<>();
+    Properties p = new Properties();
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+    p.put(ConsumerConfig.GROUP_ID_CONFIG, "it-dlq-" + UUID.randomUUID());
+    p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+      c.subscribe(List.of(config.deadLetterTopic()));
+      await().atMost(Duration.ofSeconds(60)).until(() -> {
+        c.poll(Duration.ofMillis(200)).forEach(dead::add);
+        return dead.size() >= bad.size();
+      });
+    }
+    assertThat(dead).hasSize(bad.size());
+    for (int i = 0; i < bad.size(); i++) {
+      assertThat(dead.get(i).value()).as("the dead letter carries the payload as it came").isEqualTo(bad.get(i));
+    }
+    assertThat(header(dead.get(0), "__streams.errors.exception")).endsWith("PayloadException$WrongMagicByte");
+    assertThat(header(dead.get(0), "__streams.errors.message"))
+        .contains("topic " + config.ingestionTopic() + " partition 0 offset 0").contains("single-object encoding");
+    assertThat(header(dead.get(1), "__streams.errors.exception")).endsWith("PayloadException$UnknownSchemaId");
+    assertThat(header(dead.get(1), "__streams.errors.message")).contains("partition 0 offset 1").contains("does not know");
+    assertThat(header(dead.get(2), "__streams.errors.exception")).endsWith("PayloadException$Truncated");
+    assertThat(header(dead.get(2), "__streams.errors.message")).contains("partition 0 offset 2").contains("truncated");
+  }
+
+  private static String header(ConsumerRecord<byte[], byte[]> record, String key) {
+    org.apache.kafka.common.header.Header h = record.headers().lastHeader(key);
+    return h == null ? null : new String(h.value(), java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  @Test
   void aFloodingTenantDoesNotBuryAnotherTenantsCommand() {
     Instant now = Instant.now().truncatedTo(ChronoUnit.HOURS);
     int flood = 2000;
@@ -153,7 +212,7 @@ class DemandTopologyBrokerTest {
     }
     Properties props = DemandTopology.streamsProperties(kafka.bootstrapServers(), "demand-it-" + run, config);
     props.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("demand-it").toString());
-    streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), config, new SimpleMeterRegistry()), props);
+    streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), config, TestSerdes.get(), new SimpleMeterRegistry()), props);
     CountDownLatch running = new CountDownLatch(1);
     streams.setStateListener((now, before) -> {
       if (now == KafkaStreams.State.RUNNING) {

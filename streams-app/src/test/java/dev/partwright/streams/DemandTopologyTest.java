@@ -2,13 +2,13 @@ package dev.partwright.streams;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.Bounds;
 import dev.partwright.schemas.CommandLogEntry;
 import dev.partwright.schemas.IngestionEvent;
 import dev.partwright.schemas.PartitionSpec;
 import dev.partwright.schemas.ProvisionPartitions;
 import dev.partwright.schemas.RangeBound;
+import dev.partwright.schemas.RegistryAvroSerde;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
 class DemandTopologyTest {
 
   private static final Instant NOW = Instant.parse("2026-11-25T10:15:00Z");
-  private final AvroSerde<IngestionEvent> events = AvroSerde.of(IngestionEvent.class);
+  private final RegistryAvroSerde<IngestionEvent> events = TestSerdes.get().serde(IngestionEvent.class);
   private final PlannerConfig config = PlannerConfig.defaults(
       Map.of("public.events", TablePolicy.dailyShared("public", "events")));
 
@@ -43,10 +43,10 @@ class DemandTopologyTest {
   @BeforeEach
   void start() {
     Properties props = DemandTopology.streamsProperties("dummy:9092", "demand-test", config);
-    driver = new TopologyTestDriver(DemandTopology.build(new StreamsBuilder(), config), props, NOW);
+    driver = new TopologyTestDriver(DemandTopology.build(new StreamsBuilder(), config, TestSerdes.get()), props, NOW);
     input = driver.createInputTopic(config.ingestionTopic(), new ByteArraySerializer(), new ByteArraySerializer());
     commands = driver.createOutputTopic(config.commandsTopic(), new StringDeserializer(),
-        AvroSerde.of(CommandLogEntry.class).deserializer());
+        TestSerdes.get().serde(CommandLogEntry.class).deserializer());
     deadLetters = driver.createOutputTopic(config.deadLetterTopic(), new ByteArrayDeserializer(), new ByteArrayDeserializer());
   }
 
@@ -131,7 +131,8 @@ class DemandTopologyTest {
 
     TestRecord<byte[], byte[]> dead = deadLetters.readRecord();
     assertThat(new String(dead.value(), StandardCharsets.UTF_8)).isEqualTo("not avro at all");
-    assertThat(reason(dead)).contains("bad header");
+    assertThat(reason(dead)).contains("WrongMagicByte").contains("partition 0 offset 0")
+        .contains("not the Confluent wire format's magic byte");
     assertThat(commands.readRecordsToList()).hasSize(1);
   }
 

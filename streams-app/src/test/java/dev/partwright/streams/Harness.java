@@ -1,6 +1,5 @@
 package dev.partwright.streams;
 
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.Bounds;
 import dev.partwright.schemas.CapacityAlert;
 import dev.partwright.schemas.CommandLogEntry;
@@ -9,6 +8,7 @@ import dev.partwright.schemas.ManagedTablePolicy;
 import dev.partwright.schemas.PartitionSpec;
 import dev.partwright.schemas.ProvisionPartitions;
 import dev.partwright.schemas.RangeBound;
+import dev.partwright.schemas.RegistryAvroSerde;
 import dev.partwright.schemas.Rejected;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
@@ -41,7 +41,7 @@ final class Harness implements AutoCloseable {
   final TestOutputTopic<String, CommandLogEntry> log;
   final TestOutputTopic<String, CapacityAlert> alerts;
   final TestOutputTopic<byte[], byte[]> deadLetters;
-  private final AvroSerde<IngestionEvent> events = AvroSerde.of(IngestionEvent.class);
+  private final RegistryAvroSerde<IngestionEvent> events = TestSerdes.get().serde(IngestionEvent.class);
   private final Path stateDir;
 
   Harness(PlannerConfig config) {
@@ -53,14 +53,14 @@ final class Harness implements AutoCloseable {
     }
     Properties props = DemandTopology.streamsProperties("dummy:9092", "demand-test", config);
     props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-    driver = new TopologyTestDriver(DemandTopology.build(new StreamsBuilder(), config, meters), props, NOW);
+    driver = new TopologyTestDriver(DemandTopology.build(new StreamsBuilder(), config, TestSerdes.get(), meters), props, NOW);
     input = driver.createInputTopic(config.ingestionTopic(), new ByteArraySerializer(), new ByteArraySerializer());
     policies = config.policiesTopic() == null ? null : driver.createInputTopic(config.policiesTopic(),
-        new StringSerializer(), AvroSerde.of(ManagedTablePolicy.class).serializer());
+        new StringSerializer(), TestSerdes.get().serde(ManagedTablePolicy.class).serializer());
     log = driver.createOutputTopic(config.commandsTopic(), new StringDeserializer(),
-        AvroSerde.of(CommandLogEntry.class).deserializer());
+        TestSerdes.get().serde(CommandLogEntry.class).deserializer());
     alerts = driver.createOutputTopic(config.alertsTopic(), new StringDeserializer(),
-        AvroSerde.of(CapacityAlert.class).deserializer());
+        TestSerdes.get().serde(CapacityAlert.class).deserializer());
     deadLetters = driver.createOutputTopic(config.deadLetterTopic(), new ByteArrayDeserializer(), new ByteArrayDeserializer());
   }
 
