@@ -4,7 +4,6 @@ import dev.partwright.connectors.postgres.InvalidIdentifierException;
 import dev.partwright.connectors.postgres.PartitionProvisioner;
 import dev.partwright.connectors.postgres.ProvisioningException;
 import dev.partwright.connectors.postgres.QualifiedName;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
 import dev.partwright.schemas.CommandLogEntry;
 import dev.partwright.schemas.Failed;
@@ -12,12 +11,16 @@ import dev.partwright.schemas.PartitionAdded;
 import dev.partwright.schemas.PartitionKey;
 import dev.partwright.schemas.PartitionRetired;
 import dev.partwright.schemas.PartitionSpec;
+import dev.partwright.schemas.PartwrightSerdes;
+import dev.partwright.schemas.PayloadException;
 import dev.partwright.schemas.Provisioned;
 import dev.partwright.schemas.ProvisionPartitions;
+import dev.partwright.schemas.RegistryAvroSerde;
 import dev.partwright.schemas.Rejected;
 import dev.partwright.schemas.RetirePartitions;
 import dev.partwright.schemas.Rollback;
 import dev.partwright.schemas.RolledBack;
+import dev.partwright.schemas.SchemaRegistryException;
 import dev.partwright.schemas.Topics;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -75,8 +78,8 @@ public final class ProvisioningWorker implements AutoCloseable {
   private final MeterRegistry meters;
   private final CircuitBreaker breaker;
   private final DatabaseMonitor monitor;
-  private final AvroSerde<CommandLogEntry> log = AvroSerde.of(CommandLogEntry.class);
-  private final AvroSerde<BoundaryChange> boundaries = AvroSerde.of(BoundaryChange.class);
+  private final RegistryAvroSerde<CommandLogEntry> log;
+  private final RegistryAvroSerde<BoundaryChange> boundaries;
   private final AtomicBoolean running = new AtomicBoolean(true);
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final CountDownLatch assigned = new CountDownLatch(1);
@@ -86,8 +89,15 @@ public final class ProvisioningWorker implements AutoCloseable {
   private volatile PartitionProvisioner.Recovery recovery;
   private Thread thread;
 
-  public ProvisioningWorker(WorkerConfig config, PartitionProvisioner provisioner, MeterRegistry meters) {
+  /**
+   * @param serdes the application's registry serdes: commands are read, outcomes and boundary
+   *     changes written in the Confluent wire format
+   */
+  public ProvisioningWorker(WorkerConfig config, PartwrightSerdes serdes, PartitionProvisioner provisioner,
+      MeterRegistry meters) {
     this.config = config;
+    this.log = serdes.serde(CommandLogEntry.class);
+    this.boundaries = serdes.serde(BoundaryChange.class);
     this.provisioner = provisioner;
     this.meters = meters;
     this.breaker = new CircuitBreaker(config.breaker(), provisioner::health, meters);
@@ -227,11 +237,19 @@ public final class ProvisioningWorker implements AutoCloseable {
     List<ProducerRecord<String, byte[]>> out = new ArrayList<>();
     CommandLogEntry entry = null;
     try {
-      entry = log.decode(record.topic(), record.value());
-    } catch (RuntimeException e) {
+      entry = log.decode(record);
+    } catch (SchemaRegistryException e) {
+      if (!e.retriable()) {
+        throw e; // misconfigured (credentials, URL): no record can be read, stop loudly
+      }
+      // the registry is down, the record is fine: wait like an open breaker, dead-letter nothing
+      LOG.warn("schema registry unavailable reading {}-{}@{}; retrying: {}", record.topic(), record.partition(),
+          record.offset(), e.getMessage());
+      return false;
+    } catch (PayloadException e) {
       ProducerRecord<String, byte[]> dead = new ProducerRecord<>(config.deadLetterTopic(), record.key(), record.value());
-      dead.headers().add(Topics.REASON_HEADER, (e.getMessage() + " at " + record.topic() + "-" + record.partition()
-          + "@" + record.offset()).getBytes(StandardCharsets.UTF_8));
+      // "CODE: message": a stable code to filter on, and a message naming topic, partition and offset
+      dead.headers().add(Topics.REASON_HEADER, (e.code() + ": " + e.getMessage()).getBytes(StandardCharsets.UTF_8));
       out.add(dead);
       LOG.warn("unreadable command-log record {}-{}@{} sent to {}: {}", record.topic(), record.partition(),
           record.offset(), config.deadLetterTopic(), e.getMessage());

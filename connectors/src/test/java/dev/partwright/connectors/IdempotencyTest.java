@@ -11,11 +11,11 @@ import dev.partwright.connectors.postgres.PartitionProvisioner;
 import dev.partwright.embedded.KafkaEndpoint;
 import dev.partwright.embedded.PostgresEndpoint;
 import dev.partwright.embedded.Servers;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
 import dev.partwright.schemas.Bounds;
 import dev.partwright.schemas.CommandHeader;
 import dev.partwright.schemas.CommandLogEntry;
+import dev.partwright.schemas.RegistryAvroSerde;
 import dev.partwright.schemas.PartitionAdded;
 import dev.partwright.schemas.PartitionSpec;
 import dev.partwright.schemas.ProvisionPartitions;
@@ -63,7 +63,7 @@ class IdempotencyTest {
     suffix = UUID.randomUUID().toString().substring(0, 8);
     // topics of this test class only, so other classes sharing the broker do not interfere
     store = new CommandStoreConfig(kafka.bootstrapServers(), "idem.commands." + suffix, "idem.boundaries." + suffix,
-        2, (short) 1, 1);
+        2, (short) 1, 1, WorkerFixture.serdes());
     Properties admin = new Properties();
     admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
     try (Admin a = Admin.create(admin)) {
@@ -80,7 +80,7 @@ class IdempotencyTest {
     pool = WorkerDataSource.create(postgres.jdbcUrl(), postgres.user(), postgres.password(), 2);
     WorkerConfig config = new WorkerConfig(kafka.bootstrapServers(), store.commandsTopic(), store.boundariesTopic(),
         "idem.dlq." + suffix, "idem-worker-" + suffix, "idem-" + suffix, PartitionProvisioner.Limits.defaults());
-    worker = new ProvisioningWorker(config, new PartitionProvisioner(pool, config.limits(), config.workerId()),
+    worker = new ProvisioningWorker(config, WorkerFixture.serdes(), new PartitionProvisioner(pool, config.limits(), config.workerId()),
         new SimpleMeterRegistry()).start();
     assertThat(worker.awaitAssignment(Duration.ofSeconds(60))).isTrue();
   }
@@ -126,8 +126,8 @@ class IdempotencyTest {
 
     List<Provisioned> outcomes = new ArrayList<>();
     List<BoundaryChange> boundaries = new ArrayList<>();
-    AvroSerde<CommandLogEntry> log = AvroSerde.of(CommandLogEntry.class);
-    AvroSerde<BoundaryChange> changes = AvroSerde.of(BoundaryChange.class);
+    RegistryAvroSerde<CommandLogEntry> log = WorkerFixture.serdes().serde(CommandLogEntry.class);
+    RegistryAvroSerde<BoundaryChange> changes = WorkerFixture.serdes().serde(BoundaryChange.class);
     try (KafkaConsumer<String, byte[]> consumer = committedReader()) {
       consumer.subscribe(List.of(store.commandsTopic(), store.boundariesTopic()));
       await().atMost(Duration.ofSeconds(60)).until(() -> {

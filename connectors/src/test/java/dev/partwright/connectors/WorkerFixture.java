@@ -6,9 +6,11 @@ import static org.awaitility.Awaitility.await;
 import dev.partwright.connectors.postgres.PartitionProvisioner;
 import dev.partwright.embedded.KafkaEndpoint;
 import dev.partwright.embedded.Servers;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
 import dev.partwright.schemas.CommandLogEntry;
+import dev.partwright.schemas.PartwrightSerdes;
+import dev.partwright.schemas.RegistryAvroSerde;
+import dev.partwright.schemas.SchemaRegistryConfig;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -47,11 +49,21 @@ final class WorkerFixture implements AutoCloseable {
   final String alerts;
   final String deadLetters;
   private final String suffix;
-  private final AvroSerde<CommandLogEntry> log = AvroSerde.of(CommandLogEntry.class);
-  private final AvroSerde<BoundaryChange> changes = AvroSerde.of(BoundaryChange.class);
+  final RegistryAvroSerde<CommandLogEntry> log = serdes().serde(CommandLogEntry.class);
+  private final RegistryAvroSerde<BoundaryChange> changes = serdes().serde(BoundaryChange.class);
   private final KafkaProducer<String, byte[]> producer;
   private final List<ProvisioningWorker> workers = new ArrayList<>();
   private final List<Reader> readers = new ArrayList<>();
+
+  private static PartwrightSerdes serdes;
+
+  /** The serdes of this test JVM, on the real schema registry ({@link Servers#schemaRegistry()}). */
+  static synchronized PartwrightSerdes serdes() {
+    if (serdes == null) {
+      serdes = PartwrightSerdes.create(SchemaRegistryConfig.of(Servers.schemaRegistry().url()));
+    }
+    return serdes;
+  }
 
   WorkerFixture(String prefix) throws Exception {
     suffix = prefix + "." + UUID.randomUUID().toString().substring(0, 8);
@@ -79,7 +91,7 @@ final class WorkerFixture implements AutoCloseable {
   /** Starts a worker and waits until it owns the command topic's partitions. */
   ProvisioningWorker start(WorkerConfig config, PartitionProvisioner provisioner, MeterRegistry meters)
       throws InterruptedException {
-    ProvisioningWorker w = new ProvisioningWorker(config, provisioner, meters).start();
+    ProvisioningWorker w = new ProvisioningWorker(config, serdes(), provisioner, meters).start();
     workers.add(w);
     assertThat(w.awaitAssignment(Duration.ofSeconds(60))).as("worker joined its group").isTrue();
     return w;
@@ -90,6 +102,18 @@ final class WorkerFixture implements AutoCloseable {
     CommandLogEntry entry = CommandLogEntry.newBuilder().setAggregateId(aggregate).setRecordedAt(Instant.now())
         .setEntry(command).build();
     producer.send(new ProducerRecord<>(commands, aggregate, log.encode(commands, entry))).get();
+  }
+
+  /** Appends raw bytes to the command log, keyed by {@code aggregate}; returns the record's offset. */
+  long sendRaw(String aggregate, byte[] payload) throws Exception {
+    return producer.send(new ProducerRecord<>(commands, aggregate, payload)).get().offset();
+  }
+
+  /** The raw records of the dead-letter topic, from the beginning. */
+  Reader.Of<ConsumerRecord> deadLetters() {
+    Reader r = new Reader(deadLetters);
+    readers.add(r);
+    return r.records();
   }
 
   /** Outcomes of the command log (entries of {@code type}), committed ones only, from the beginning. */
@@ -138,6 +162,11 @@ final class WorkerFixture implements AutoCloseable {
       return new Of<>(this, decode, type);
     }
 
+    /** The records themselves, headers and all. */
+    Of<ConsumerRecord> records() {
+      return new Of<>(this, null, ConsumerRecord.class);
+    }
+
     @Override
     public void close() {
       consumer.close();
@@ -159,7 +188,7 @@ final class WorkerFixture implements AutoCloseable {
       /** Everything read so far, after one more poll. */
       List<T> poll() {
         for (ConsumerRecord<String, byte[]> r : reader.consumer.poll(Duration.ofMillis(100))) {
-          Object v = decode.apply(r.value());
+          Object v = decode == null ? r : decode.apply(r.value());
           if (type.isInstance(v)) {
             seen.add(type.cast(v));
           }

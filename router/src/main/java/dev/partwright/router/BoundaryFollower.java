@@ -1,7 +1,10 @@
 package dev.partwright.router;
 
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
+import dev.partwright.schemas.PartwrightSerdes;
+import dev.partwright.schemas.PayloadException;
+import dev.partwright.schemas.RegistryAvroSerde;
+import dev.partwright.schemas.SchemaRegistryException;
 import dev.partwright.schemas.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -34,14 +37,15 @@ public final class BoundaryFollower implements AutoCloseable {
 
   private final PartitionRouter router;
   private final KafkaConsumer<String, byte[]> consumer;
-  private final AvroSerde<BoundaryChange> serde = AvroSerde.of(BoundaryChange.class);
+  private final RegistryAvroSerde<BoundaryChange> serde;
   private final AtomicBoolean running = new AtomicBoolean(true);
   private final Thread thread;
   private final Map<TopicPartition, Long> endAtStart;
   private final CountDownLatch caughtUp = new CountDownLatch(1);
 
-  private BoundaryFollower(PartitionRouter router, String bootstrapServers, String topic) {
+  private BoundaryFollower(PartitionRouter router, String bootstrapServers, PartwrightSerdes serdes, String topic) {
     this.router = router;
+    this.serde = serdes.serde(BoundaryChange.class);
     Properties p = new Properties();
     p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
     p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -58,15 +62,19 @@ public final class BoundaryFollower implements AutoCloseable {
     this.thread.setDaemon(true);
   }
 
-  /** Starts following {@code topic} into {@code router}. */
-  public static BoundaryFollower follow(PartitionRouter router, String bootstrapServers, String topic) {
-    BoundaryFollower follower = new BoundaryFollower(router, bootstrapServers, topic);
+  /**
+   * Starts following {@code topic} into {@code router}; {@code serdes} read the topic's Confluent
+   * wire format through the schema registry.
+   */
+  public static BoundaryFollower follow(PartitionRouter router, String bootstrapServers, PartwrightSerdes serdes,
+      String topic) {
+    BoundaryFollower follower = new BoundaryFollower(router, bootstrapServers, serdes, topic);
     follower.thread.start();
     return follower;
   }
 
-  public static BoundaryFollower follow(PartitionRouter router, String bootstrapServers) {
-    return follow(router, bootstrapServers, Topics.BOUNDARIES);
+  public static BoundaryFollower follow(PartitionRouter router, String bootstrapServers, PartwrightSerdes serdes) {
+    return follow(router, bootstrapServers, serdes, Topics.BOUNDARIES);
   }
 
   /**
@@ -98,12 +106,25 @@ public final class BoundaryFollower implements AutoCloseable {
 
   private void apply(ConsumerRecords<String, byte[]> records) {
     List<BoundaryChange> batch = new ArrayList<>(records.count());
-    for (ConsumerRecord<String, byte[]> r : records) {
-      try {
-        batch.add(serde.decode(r.topic(), r.value()));
-      } catch (RuntimeException e) {
-        LOG.warn("skipping undecodable boundary change {}-{}@{}: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
+    boolean registryDown = false;
+    for (TopicPartition tp : records.partitions()) {
+      for (ConsumerRecord<String, byte[]> r : records.records(tp)) {
+        try {
+          batch.add(serde.decode(r));
+        } catch (PayloadException e) {
+          LOG.warn("skipping undecodable boundary change: {}", e.getMessage());
+        } catch (SchemaRegistryException e) {
+          // not the record's fault: read it again later, skip nothing
+          LOG.warn("schema registry unavailable for {}-{}@{}; retrying: {}", r.topic(), r.partition(), r.offset(),
+              e.getMessage());
+          consumer.seek(tp, r.offset());
+          registryDown = true;
+          break;
+        }
       }
+    }
+    if (registryDown) {
+      pause(Duration.ofSeconds(1));
     }
     try {
       router.applyAll(batch);
@@ -116,6 +137,15 @@ public final class BoundaryFollower implements AutoCloseable {
           LOG.warn("skipping boundary change {} of {}: {}", change.getAggregateVersion(), change.getAggregateId(), e.getMessage());
         }
       }
+    }
+  }
+
+  private void pause(Duration d) {
+    try {
+      Thread.sleep(d.toMillis()); // backoff before asking an unavailable registry again
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      running.set(false);
     }
   }
 

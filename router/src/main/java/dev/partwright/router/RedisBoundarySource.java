@@ -1,9 +1,9 @@
 package dev.partwright.router;
 
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
 import dev.partwright.schemas.PartitionAdded;
 import dev.partwright.schemas.PartitionRetired;
+import dev.partwright.schemas.PartwrightSerdes;
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
@@ -44,7 +44,7 @@ public final class RedisBoundarySource implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RedisBoundarySource.class);
 
   static {
-    AvroSerde.of(PartitionAdded.class); // Avro 1.12 instantiates only trusted classes; this trusts the contracts
+    PartwrightSerdes.trustContracts(); // Avro 1.12 instantiates only trusted classes
   }
 
   public static final String DEFAULT_PREFIX = "partwright";

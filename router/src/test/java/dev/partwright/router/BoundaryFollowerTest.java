@@ -7,8 +7,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.partwright.embedded.Servers;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
+import dev.partwright.schemas.PartwrightSerdes;
+import dev.partwright.schemas.RegistryAvroSerde;
+import dev.partwright.schemas.SchemaRegistryConfig;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -34,7 +36,8 @@ import org.junit.jupiter.api.Test;
 class BoundaryFollowerTest {
 
   static final String TABLE = "public.readings";
-  final AvroSerde<BoundaryChange> serde = AvroSerde.of(BoundaryChange.class);
+  final PartwrightSerdes serdes = PartwrightSerdes.create(SchemaRegistryConfig.of(Servers.schemaRegistry().url()));
+  final RegistryAvroSerde<BoundaryChange> serde = serdes.serde(BoundaryChange.class);
 
   @Test
   void bootstraps_from_the_topic_then_applies_live_changes_within_100_ms() throws Exception {
@@ -54,7 +57,7 @@ class BoundaryFollowerTest {
       producer.flush();
 
       PartitionRouter router = new PartitionRouter();
-      try (BoundaryFollower follower = BoundaryFollower.follow(router, bootstrap, topic)) {
+      try (BoundaryFollower follower = BoundaryFollower.follow(router, bootstrap, serdes, topic)) {
         assertThat(follower.awaitCaughtUp(Duration.ofSeconds(30))).isTrue();
         assertThat(router.partitionCount(TABLE)).isEqualTo(3_000);
 

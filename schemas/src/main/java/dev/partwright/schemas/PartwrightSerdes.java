@@ -6,6 +6,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.avro.specific.SpecificRecord;
+import org.apache.avro.util.ClassSecurityValidator;
 
 /**
  * The serdes of every Partwright topic, from one schema registry: Avro in the Confluent wire
@@ -21,6 +22,8 @@ import org.apache.avro.specific.SpecificRecord;
  * One serde per record type and side is kept, so its registry ids and readers are shared.
  */
 public final class PartwrightSerdes {
+
+  private static boolean contractsTrusted;
 
   private final SchemaRegistryClient registry;
   private final Map<Class<?>, RegistryAvroSerde<?>> values = new ConcurrentHashMap<>();
@@ -64,5 +67,20 @@ public final class PartwrightSerdes {
 
   public SchemaRegistryClient registry() {
     return registry;
+  }
+
+  /**
+   * Avro 1.12 refuses to instantiate classes it was not told to trust; our generated contracts
+   * live in this package, so trust exactly this package on top of Avro's defaults. Our serdes do
+   * it when loaded; code that decodes contracts with Avro directly (a Redis value) calls this.
+   */
+  public static synchronized void trustContracts() {
+    if (contractsTrusted) {
+      return;
+    }
+    contractsTrusted = true;
+    ClassSecurityValidator.ClassSecurityPredicate current = ClassSecurityValidator.getGlobal();
+    String contracts = PartwrightSerdes.class.getPackageName();
+    ClassSecurityValidator.setGlobal(type -> type.getPackageName().equals(contracts) || current.isTrusted(type));
   }
 }

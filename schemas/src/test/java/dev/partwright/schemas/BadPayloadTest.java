@@ -42,9 +42,21 @@ class BadPayloadTest {
     good = SERDE.encode(topic, GOOD);
   }
 
+  /** What a producer without a registry writes: Avro single-object encoding. */
+  static byte[] singleObject(BoundaryChange change) {
+    try {
+      ByteBuffer b = BoundaryChange.getEncoder().encode(change);
+      byte[] bytes = new byte[b.remaining()];
+      b.get(bytes);
+      return bytes;
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   @Test
   void wrongMagicByte() {
-    byte[] singleObject = AvroSerde.of(BoundaryChange.class).encode(topic, GOOD); // C3 01 + fingerprint
+    byte[] singleObject = singleObject(GOOD); // C3 01 + fingerprint
     assertBad(singleObject, PayloadException.WrongMagicByte.class, e -> {
       assertThat(e.found()).isEqualTo(0xC3);
       assertThat(e.code()).isEqualTo("WRONG_MAGIC_BYTE");

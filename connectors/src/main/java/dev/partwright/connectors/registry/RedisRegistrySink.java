@@ -1,7 +1,10 @@
 package dev.partwright.connectors.registry;
 
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
+import dev.partwright.schemas.PartwrightSerdes;
+import dev.partwright.schemas.PayloadException;
+import dev.partwright.schemas.RegistryAvroSerde;
+import dev.partwright.schemas.SchemaRegistryException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.HashMap;
@@ -38,13 +41,14 @@ public final class RedisRegistrySink implements AutoCloseable {
   private final RegistrySinkConfig config;
   private final RedisRegistry registry;
   private final KafkaConsumer<String, byte[]> consumer;
-  private final AvroSerde<BoundaryChange> serde = AvroSerde.of(BoundaryChange.class);
+  private final RegistryAvroSerde<BoundaryChange> serde;
   private final AtomicBoolean running = new AtomicBoolean(true);
   private final AtomicLong applied = new AtomicLong();
   private final Thread thread;
 
-  private RedisRegistrySink(RegistrySinkConfig config) {
+  private RedisRegistrySink(RegistrySinkConfig config, PartwrightSerdes serdes) {
     this.config = config;
+    this.serde = serdes.serde(BoundaryChange.class);
     this.registry = new RedisRegistry(RedisClient.create(URI.create(config.redisUri())), config.prefix());
     Properties p = new Properties();
     p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
@@ -59,8 +63,8 @@ public final class RedisRegistrySink implements AutoCloseable {
   }
 
   /** Starts following the boundary topic on a daemon thread. */
-  public static RedisRegistrySink start(RegistrySinkConfig config) {
-    RedisRegistrySink sink = new RedisRegistrySink(config);
+  public static RedisRegistrySink start(RegistrySinkConfig config, PartwrightSerdes serdes) {
+    RedisRegistrySink sink = new RedisRegistrySink(config, serdes);
     sink.consumer.subscribe(List.of(config.boundariesTopic()));
     sink.thread.start();
     return sink;
@@ -95,11 +99,17 @@ public final class RedisRegistrySink implements AutoCloseable {
       for (ConsumerRecord<String, byte[]> r : records.records(tp)) {
         BoundaryChange change;
         try {
-          change = serde.decode(r.topic(), r.value());
-        } catch (RuntimeException e) {
-          LOG.warn("skipping undecodable boundary change {}-{}@{}: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
+          change = serde.decode(r);
+        } catch (PayloadException e) {
+          LOG.warn("skipping undecodable boundary change: {}", e.getMessage());
           done.put(tp, new OffsetAndMetadata(r.offset() + 1));
           continue;
+        } catch (SchemaRegistryException e) { // not the record's fault: retried, never skipped
+          LOG.warn("schema registry unavailable for {}-{}@{} ({}); retrying in {}", r.topic(), r.partition(), r.offset(),
+              e.getMessage(), config.retryBackoff());
+          consumer.seek(tp, r.offset());
+          ok = false;
+          break;
         }
         try {
           if (registry.apply(change)) {

@@ -10,8 +10,10 @@ import static org.awaitility.Awaitility.await;
 
 import dev.partwright.embedded.EmbeddedRedis;
 import dev.partwright.embedded.Servers;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
+import dev.partwright.schemas.PartwrightSerdes;
+import dev.partwright.schemas.RegistryAvroSerde;
+import dev.partwright.schemas.SchemaRegistryConfig;
 import dev.partwright.schemas.PartitionRetired;
 import java.time.Duration;
 import java.util.List;
@@ -38,7 +40,8 @@ class RedisRegistrySinkTest {
     try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
       admin.createTopics(List.of(new NewTopic(topic, 2, (short) 1))).all().get();
     }
-    AvroSerde<BoundaryChange> serde = AvroSerde.of(BoundaryChange.class);
+    PartwrightSerdes serdes = PartwrightSerdes.create(SchemaRegistryConfig.of(Servers.schemaRegistry().url()));
+    RegistryAvroSerde<BoundaryChange> serde = serdes.serde(BoundaryChange.class);
     try (EmbeddedRedis server = EmbeddedRedis.start();
         RedisClient redis = RedisClient.create(server.host(), server.port());
         KafkaProducer<String, byte[]> producer = new KafkaProducer<>(
@@ -54,7 +57,7 @@ class RedisRegistrySinkTest {
       producer.flush();
       RegistrySinkConfig config = new RegistrySinkConfig(bootstrap, topic, "sink-" + topic, server.uri(), "pw", Duration.ofMillis(200));
       String partitions = RedisRegistry.partitionsKey("pw", ROOT);
-      try (RedisRegistrySink sink = RedisRegistrySink.start(config)) {
+      try (RedisRegistrySink sink = RedisRegistrySink.start(config, serdes)) {
         await().atMost(Duration.ofSeconds(30)).until(() -> sink.applied() == 4);
         assertThat(redis.hgetAll(partitions)).containsOnlyKeys("public.events_02", "public.events_03");
         assertThat(redis.get(RedisRegistry.versionKey("pw", ROOT))).isEqualTo("4");
@@ -65,7 +68,7 @@ class RedisRegistrySinkTest {
       }
       producer.send(new ProducerRecord<>(topic, ROOT, serde.encode(topic, added(5, ROOT, "public.events_04", BY_TIME, month(4), null))));
       producer.flush();
-      try (RedisRegistrySink restarted = RedisRegistrySink.start(config)) {
+      try (RedisRegistrySink restarted = RedisRegistrySink.start(config, serdes)) {
         await().atMost(Duration.ofSeconds(30)).until(() -> redis.hexists(partitions, "public.events_04"));
         assertThat(restarted.applied()).isEqualTo(1);
         assertThat(redis.hgetAll(partitions)).containsOnlyKeys("public.events_02", "public.events_03", "public.events_04");

@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.partwright.embedded.EmbeddedRedis;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
 import dev.partwright.schemas.PartitionAdded;
 import dev.partwright.schemas.PartitionKey;
+import dev.partwright.schemas.PartwrightSerdes;
 import dev.partwright.schemas.PartitionReplaced;
 import dev.partwright.schemas.PartitionRetired;
 import dev.partwright.schemas.RangeBound;
@@ -46,7 +46,7 @@ class RedisRegistryTest {
 
   @BeforeAll
   static void start() {
-    AvroSerde.of(PartitionAdded.class); // makes Avro 1.12 trust the contract classes for decode() below
+    PartwrightSerdes.trustContracts(); // makes Avro 1.12 trust the contract classes for decode() below
     server = EmbeddedRedis.start();
   }
 
