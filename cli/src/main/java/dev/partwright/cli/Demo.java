@@ -1,7 +1,10 @@
 package dev.partwright.cli;
 
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.IngestionEvent;
+import dev.partwright.schemas.PartwrightSerdes;
+import dev.partwright.schemas.PayloadException;
+import dev.partwright.schemas.RegistryAvroSerde;
+import dev.partwright.schemas.SchemaRegistryException;
 import dev.partwright.router.PartitionNotFoundException;
 import dev.partwright.streams.Interval;
 import dev.partwright.streams.Planner;
@@ -27,9 +30,15 @@ import java.util.Properties;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.UUID;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
@@ -49,6 +58,7 @@ final class Demo {
   record Report(
       String kafka,
       String postgres,
+      String schemaRegistry,
       String runId,
       int eventsSent,
       int partitionsExpected,
@@ -63,22 +73,27 @@ final class Demo {
       int routerDisagreed,
       boolean contiguous,
       boolean indexOnEveryPartition,
+      List<String> wireFormatProblems,
       long wallMillis) {
 
     boolean ok() {
-      return rowsInDefault == 0 && routerDisagreed == 0 && contiguous && indexOnEveryPartition;
+      return rowsInDefault == 0 && routerDisagreed == 0 && contiguous && indexOnEveryPartition
+          && wireFormatProblems.isEmpty();
     }
   }
 
   private final String bootstrapServers;
+  private final PartwrightSerdes serdes;
   private final Pipeline.Database db;
   private final int events;
   private final int days;
   private final Duration timeout;
   private final PrintStream progress;
 
-  Demo(String bootstrapServers, Pipeline.Database db, int events, int days, Duration timeout, PrintStream progress) {
+  Demo(String bootstrapServers, PartwrightSerdes serdes, Pipeline.Database db, int events, int days, Duration timeout,
+      PrintStream progress) {
     this.bootstrapServers = bootstrapServers;
+    this.serdes = serdes;
     this.db = db;
     this.events = events;
     this.days = days;
@@ -97,7 +112,7 @@ final class Demo {
       int before = partitionNames(c).size();
       progress.println("table public.events ready (" + before + " partitions before this run)");
 
-      try (Pipeline pipeline = Pipeline.start(bootstrapServers, db, planner, "partwright-demand-demo",
+      try (Pipeline pipeline = Pipeline.start(bootstrapServers, serdes, db, planner, "partwright-demand-demo",
           "demo", stateDir)) {
         pipeline.awaitReady(timeout);
         progress.println("pipeline running: demand topology, provisioning worker, router");
@@ -123,9 +138,10 @@ final class Demo {
         List<String> all = partitionNames(c);
         boolean contiguous = contiguous(c, expected);
         boolean indexed = indexOnEvery(c, expected);
-        return new Report(bootstrapServers, redact(db.jdbcUrl()), runId, sent.size(), expected.size(),
+        List<String> wireFormat = wireFormatProblems(pipeline.store.commandsTopic(), pipeline.store.boundariesTopic());
+        return new Report(bootstrapServers, redact(db.jdbcUrl()), serdes.registry().config().displayUrl(), runId, sent.size(), expected.size(),
             Math.max(0, all.size() - before), all.size(), readyMillis, routerMillis, sent.size(),
-            perPartition, inDefault, agreement[0], agreement[1], contiguous, indexed,
+            perPartition, inDefault, agreement[0], agreement[1], contiguous, indexed, wireFormat,
             Duration.between(started, Instant.now()).toMillis());
       }
     }
@@ -161,7 +177,7 @@ final class Demo {
 
   private List<IngestionEvent> sendEvents(Instant now, String topic, String runId) {
     Random random = new Random(42);
-    AvroSerde<IngestionEvent> serde = AvroSerde.of(IngestionEvent.class);
+    RegistryAvroSerde<IngestionEvent> serde = serdes.serde(IngestionEvent.class);
     List<IngestionEvent> sent = new ArrayList<>();
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
@@ -215,6 +231,50 @@ final class Demo {
       Thread.sleep(10);
     }
     return Duration.between(since, Instant.now()).toMillis();
+  }
+
+  /**
+   * The last record of every partition of each topic must be in the Confluent wire format (magic
+   * byte 0) with a schema id the registry knows; returns what is not. The last, not the first: on
+   * existing servers the topics may hold records of older versions.
+   */
+  private List<String> wireFormatProblems(String... topics) {
+    List<String> problems = new ArrayList<>();
+    Properties p = new Properties();
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+    p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+      for (String topic : topics) {
+        List<TopicPartition> parts = c.partitionsFor(topic, Duration.ofSeconds(30)).stream()
+            .map(i -> new TopicPartition(topic, i.partition())).toList();
+        Map<TopicPartition, Long> begin = c.beginningOffsets(parts);
+        Map<TopicPartition, Long> end = c.endOffsets(parts);
+        Map<TopicPartition, ConsumerRecord<String, byte[]>> last = new LinkedHashMap<>();
+        c.assign(parts);
+        for (TopicPartition tp : parts) {
+          c.seek(tp, Math.max(begin.get(tp), end.get(tp) - 20)); // a few back: transaction markers take offsets
+        }
+        Instant deadline = Instant.now().plus(Duration.ofSeconds(30));
+        while (parts.stream().anyMatch(tp -> c.position(tp) < end.get(tp)) && Instant.now().isBefore(deadline)) {
+          for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(100))) {
+            last.put(new TopicPartition(r.topic(), r.partition()), r);
+          }
+        }
+        if (last.isEmpty()) {
+          problems.add(topic + " holds no record");
+        }
+        for (ConsumerRecord<String, byte[]> r : last.values()) {
+          String where = r.topic() + "-" + r.partition() + "@" + r.offset();
+          try {
+            int id = RegistryAvroSerde.schemaIdOf(r.topic(), r.value());
+            serdes.registry().schemaById(id);
+          } catch (PayloadException | SchemaRegistryException e) {
+            problems.add(where + ": " + e.getMessage());
+          }
+        }
+      }
+    }
+    return problems;
   }
 
   /** Inserts one row per event through the parent; returns {agreed, disagreed} router answers. */

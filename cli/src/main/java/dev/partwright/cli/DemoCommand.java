@@ -4,17 +4,24 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.partwright.embedded.EmbeddedKafka;
 import dev.partwright.embedded.EmbeddedPostgres;
+import dev.partwright.embedded.EmbeddedSchemaRegistry;
 import dev.partwright.embedded.ExternalKafka;
 import dev.partwright.embedded.ExternalPostgres;
+import dev.partwright.embedded.ExternalSchemaRegistry;
 import dev.partwright.embedded.KafkaEndpoint;
 import dev.partwright.embedded.PostgresEndpoint;
+import dev.partwright.embedded.SchemaRegistryEndpoint;
 import dev.partwright.embedded.ServerStartException;
+import dev.partwright.schemas.PartwrightSerdes;
+import dev.partwright.schemas.SchemaRegistryConfig;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -27,8 +34,8 @@ import picocli.CommandLine.Model.CommandSpec;
     description = {
         "Runs the whole pipeline once and shows what it did.",
         "",
-        "Starts an embedded Kafka (KRaft) and PostgreSQL 17 unless --bootstrap-servers / --db-url name",
-        "existing ones, creates public.events (range-partitioned on created_at, with an index and a",
+        "Starts an embedded Kafka (KRaft), PostgreSQL 17 and schema registry (Apicurio) unless",
+        "--bootstrap-servers / --db-url / --schema-registry-url name existing ones, creates public.events (range-partitioned on created_at, with an index and a",
         "DEFAULT partition), sends ingestion events for three tenants over the next --days days, waits",
         "until partitions cover today .. today + days, inserts the rows through the parent and reports",
         "rows per partition, rows left in DEFAULT (must be 0) and whether the router agreed with",
@@ -53,6 +60,12 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
       description = "Existing Kafka. Default: embedded Kafka 4 broker in KRaft mode.")
   String bootstrapServers;
+
+  @Option(names = "--schema-registry-url", paramLabel = "URL",
+      description = {"Existing Confluent-compatible schema registry (Confluent, Apicurio .../apis/ccompat/v7, Karapace);",
+          "credentials from PARTWRIGHT_SCHEMA_REGISTRY_USER/_PASSWORD/_TOKEN. Default: PARTWRIGHT_SCHEMA_REGISTRY_URL,",
+          "else an embedded Apicurio Registry."})
+  String schemaRegistryUrl;
 
   @Option(names = "--output", paramLabel = "FORMAT", defaultValue = "text",
       description = "text or json (default: ${DEFAULT-VALUE}).")
@@ -85,6 +98,11 @@ final class DemoCommand implements Callable<Integer> {
     Path work = Files.createTempDirectory("partwright-demo-");
     KafkaEndpoint kafka = null;
     PostgresEndpoint postgres = null;
+    SchemaRegistryEndpoint registry = null;
+    String registryUrl = schemaRegistryUrl != null ? schemaRegistryUrl : System.getenv(SchemaRegistryConfig.URL_ENV);
+    // the embedded registry is a child process that takes seconds to start: overlap it with Kafka's start
+    CompletableFuture<SchemaRegistryEndpoint> registryStart = CompletableFuture.supplyAsync(() -> registryUrl == null
+        ? EmbeddedSchemaRegistry.start(work.resolve("registry")) : ExternalSchemaRegistry.connect(registryUrl));
     try {
       try {
         err.println(bootstrapServers == null ? "starting embedded Kafka (KRaft)..." : "connecting to Kafka at " + bootstrapServers + "...");
@@ -92,11 +110,15 @@ final class DemoCommand implements Callable<Integer> {
         err.println(dbUrl == null ? "starting embedded PostgreSQL..." : "connecting to PostgreSQL at " + Demo.redact(dbUrl) + "...");
         postgres = dbUrl == null ? EmbeddedPostgres.start(work.resolve("postgres"))
             : ExternalPostgres.connect(dbUrl, dbUser, dbPassword);
+        err.println(registryUrl == null ? "starting embedded schema registry..." : "connecting to the schema registry...");
+        registry = join(registryStart);
       } catch (ServerStartException e) {
         err.println("partwright demo: " + e.getMessage());
         return ExitCodes.UNAVAILABLE;
       }
-      Demo demo = new Demo(kafka.bootstrapServers(),
+      PartwrightSerdes serdes = PartwrightSerdes.create(
+          SchemaRegistryConfig.fromEnvironment(registryUrl != null ? registryUrl : registry.url()));
+      Demo demo = new Demo(kafka.bootstrapServers(), serdes,
           new Pipeline.Database(postgres.jdbcUrl(), postgres.user(), postgres.password()),
           events, days, Duration.ofSeconds(timeoutSeconds), err);
       Demo.Report report = demo.run(work.resolve("streams"));
@@ -110,6 +132,7 @@ final class DemoCommand implements Callable<Integer> {
     } finally {
       closeQuietly(kafka);
       closeQuietly(postgres);
+      closeQuietly(registry != null ? registry : registryStart.exceptionally(e -> null).join());
       deleteRecursively(work);
     }
   }
@@ -119,6 +142,7 @@ final class DemoCommand implements Callable<Integer> {
     out.println("Partwright demo (run " + r.runId() + ")");
     out.println("  Kafka:       " + r.kafka());
     out.println("  PostgreSQL:  " + r.postgres());
+    out.println("  schema registry: " + r.schemaRegistry());
     out.println("  events sent:                 " + r.eventsSent() + " (tenants " + Demo.TENANTS + ")");
     out.println("  partitions expected:         " + r.partitionsExpected() + " daily, today .. today + " + (r.partitionsExpected() - 1) + " days");
     out.println("  partitions created this run: " + r.partitionsCreatedThisRun() + " (public.events now has " + r.partitionsTotal() + ", DEFAULT included)");
@@ -133,8 +157,18 @@ final class DemoCommand implements Callable<Integer> {
     }
     out.println("  rows left in the DEFAULT partition: " + r.rowsInDefault());
     out.println("  router = PostgreSQL: " + r.routerAgreed() + " rows agree, " + r.routerDisagreed() + " disagree");
+    out.println("  commands and boundaries in the Confluent wire format, schema ids known to the registry: "
+        + (r.wireFormatProblems().isEmpty() ? "true" : "false " + r.wireFormatProblems()));
     out.println("  wall time: " + r.wallMillis() + " ms");
     out.println(r.ok() ? "OK" : "NOT OK: an invariant did not hold (see above)");
+  }
+
+  private static SchemaRegistryEndpoint join(CompletableFuture<SchemaRegistryEndpoint> start) {
+    try {
+      return start.join();
+    } catch (CompletionException e) {
+      throw e.getCause() instanceof RuntimeException r ? r : e;
+    }
   }
 
   private static void closeQuietly(AutoCloseable c) {

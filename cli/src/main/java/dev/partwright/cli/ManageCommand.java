@@ -13,8 +13,9 @@ import dev.partwright.connectors.postgres.InvalidIdentifierException;
 import dev.partwright.connectors.postgres.QualifiedName;
 import dev.partwright.embedded.ExternalPostgres;
 import dev.partwright.embedded.ServerStartException;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.ManagedTablePolicy;
+import dev.partwright.schemas.PartwrightSerdes;
+import dev.partwright.schemas.SchemaRegistryException;
 import dev.partwright.streams.PlannerConfig;
 import java.io.PrintWriter;
 import java.sql.SQLException;
@@ -124,6 +125,9 @@ final class ManageCommand implements Callable<Integer> {
         description = "Also publish the policy to the policies topic for running topologies.")
     String bootstrapServers;
 
+    @Option(names = "--schema-registry-url", paramLabel = "URL", description = Registry.OPTION_DESCRIPTION)
+    String schemaRegistryUrl;
+
     @Option(names = "--policies-topic", defaultValue = PlannerConfig.DEFAULT_POLICIES_TOPIC, paramLabel = "TOPIC",
         description = "Default: ${DEFAULT-VALUE}.")
     String policiesTopic;
@@ -141,6 +145,15 @@ final class ManageCommand implements Callable<Integer> {
       return ExitCodes.ERROR;
     }
     ManagedTable policy = null;
+    PartwrightSerdes serdes = null;
+    if (!action.list && action.register.bootstrapServers != null) {
+      try {
+        serdes = Registry.serdes(action.register.schemaRegistryUrl);
+      } catch (IllegalArgumentException e) {
+        err.println("partwright manage: " + e.getMessage());
+        return ExitCodes.ERROR;
+      }
+    }
     if (!action.list) {
       try {
         Register r = action.register;
@@ -165,7 +178,7 @@ final class ManageCommand implements Callable<Integer> {
         return ExitCodes.INVARIANT_VIOLATED;
       }
       if (action.register.bootstrapServers != null) {
-        publish(action.register.bootstrapServers, action.register.policiesTopic, policy);
+        publish(action.register.bootstrapServers, serdes, action.register.policiesTopic, policy);
       }
       print(out, List.of(policy));
       return ExitCodes.OK;
@@ -215,7 +228,8 @@ final class ManageCommand implements Callable<Integer> {
   }
 
   /** Publishes the policy, keyed by table, to the compacted policies topic (created if missing). */
-  static void publish(String bootstrapServers, String topic, ManagedTable policy) throws Db.UnreachableException {
+  static void publish(String bootstrapServers, PartwrightSerdes serdes, String topic, ManagedTable policy)
+      throws Db.UnreachableException {
     Properties p = new Properties();
     p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
     Properties producerProps = new Properties();
@@ -235,12 +249,13 @@ final class ManageCommand implements Callable<Integer> {
           }
         }
       }
-      AvroSerde<ManagedTablePolicy> serde = AvroSerde.of(ManagedTablePolicy.class);
+      byte[] value = serdes.serde(ManagedTablePolicy.class).encode(topic, policy.toRecord());
       try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps, new StringSerializer(),
           new ByteArraySerializer())) {
-        producer.send(new ProducerRecord<>(topic, policy.table().toString(), serde.encode(topic, policy.toRecord())))
-            .get(15, TimeUnit.SECONDS);
+        producer.send(new ProducerRecord<>(topic, policy.table().toString(), value)).get(15, TimeUnit.SECONDS);
       }
+    } catch (SchemaRegistryException e) {
+      throw new Db.UnreachableException("cannot register the policy schema for " + topic + ": " + e.getMessage());
     } catch (ExecutionException | TimeoutException e) {
       throw new Db.UnreachableException("cannot publish the policy of " + policy.table() + " to " + topic + " at "
           + bootstrapServers + ": " + (e.getCause() == null ? e : e.getCause()));

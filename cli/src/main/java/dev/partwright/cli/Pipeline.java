@@ -9,6 +9,7 @@ import dev.partwright.connectors.WorkerDataSource;
 import dev.partwright.connectors.postgres.PartitionProvisioner;
 import dev.partwright.router.BoundaryFollower;
 import dev.partwright.router.PartitionRouter;
+import dev.partwright.schemas.PartwrightSerdes;
 import dev.partwright.streams.DemandTopology;
 import dev.partwright.streams.PlannerConfig;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -59,9 +60,10 @@ final class Pipeline implements AutoCloseable {
   /** Database coordinates the worker connects with. */
   record Database(String jdbcUrl, String user, String password) {}
 
-  static Pipeline start(String bootstrapServers, Database db, PlannerConfig planner, String applicationId,
-      String workerId, Path stateDir) {
-    CommandStoreConfig store = CommandStoreConfig.singleBroker(bootstrapServers);
+  /** Every stage on {@code bootstrapServers}, every pipeline topic through {@code serdes}' schema registry. */
+  static Pipeline start(String bootstrapServers, PartwrightSerdes serdes, Database db, PlannerConfig planner,
+      String applicationId, String workerId, Path stateDir) {
+    CommandStoreConfig store = CommandStoreConfig.singleBroker(bootstrapServers, serdes);
     Properties adminProps = new Properties();
     adminProps.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
     try (Admin admin = Admin.create(adminProps)) {
@@ -74,12 +76,12 @@ final class Pipeline implements AutoCloseable {
     BoundaryFollower follower = null;
     try {
       PartitionRouter router = new PartitionRouter();
-      follower = BoundaryFollower.follow(router, bootstrapServers, store.boundariesTopic());
-      worker = new ProvisioningWorker(WorkerConfig.defaults(bootstrapServers, workerId),
+      follower = BoundaryFollower.follow(router, bootstrapServers, serdes, store.boundariesTopic());
+      worker = new ProvisioningWorker(WorkerConfig.defaults(bootstrapServers, workerId), serdes,
           new PartitionProvisioner(pool, PartitionProvisioner.Limits.defaults(), workerId), meters).start();
       Properties props = DemandTopology.streamsProperties(bootstrapServers, applicationId, planner);
       props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-      streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), planner), props);
+      streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), planner, serdes), props);
       CountDownLatch running = new CountDownLatch(1);
       streams.setStateListener((now, before) -> {
         if (now == KafkaStreams.State.RUNNING) {

@@ -12,8 +12,9 @@ import dev.partwright.embedded.ExternalKafka;
 import dev.partwright.embedded.ExternalPostgres;
 import dev.partwright.embedded.ServerStartException;
 import dev.partwright.schemas.AggregateId;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
+import dev.partwright.schemas.PartwrightSerdes;
+import dev.partwright.schemas.SchemaRegistryException;
 import dev.partwright.schemas.Bounds;
 import dev.partwright.schemas.HistoryEntry;
 import dev.partwright.schemas.LivePartition;
@@ -80,6 +81,9 @@ final class ReplayCommand implements Callable<Integer> {
   @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
       description = "Kafka holding the command log. Default: PARTWRIGHT_KAFKA_BOOTSTRAP.")
   String bootstrapServers;
+
+  @Option(names = "--schema-registry-url", paramLabel = "URL", description = Registry.OPTION_DESCRIPTION)
+  String schemaRegistryUrl;
 
   @Option(names = "--commands-topic", paramLabel = "TOPIC", defaultValue = Topics.COMMANDS,
       description = "The command log (default: ${DEFAULT-VALUE}).")
@@ -165,6 +169,13 @@ final class ReplayCommand implements Callable<Integer> {
       }
     }
     boolean needsDb = verify || republish;
+    PartwrightSerdes serdes;
+    try {
+      serdes = Registry.serdes(schemaRegistryUrl);
+    } catch (IllegalArgumentException e) {
+      err.println("partwright replay: " + e.getMessage());
+      return ExitCodes.ERROR;
+    }
     ExternalKafka kafka;
     ExternalPostgres postgres = null;
     try {
@@ -179,7 +190,7 @@ final class ReplayCommand implements Callable<Integer> {
     try {
       // partition count and replication only matter when creating topics, which replay never does
       CommandStoreConfig config = new CommandStoreConfig(kafka.bootstrapServers(), commandsTopic, boundariesTopic, 1,
-          (short) 1, 1, snapshotsTopic, Topics.COMMANDS_DLQ);
+          (short) 1, 1, snapshotsTopic, Topics.COMMANDS_DLQ, serdes);
       Progress progress = new Progress(err, commandsTopic, !noProgress);
       CatalogReplay.Result result = from.equals("zero")
           ? CatalogReplay.fromZero(config, progress) : CatalogReplay.fromSnapshots(config, progress);
@@ -198,7 +209,7 @@ final class ReplayCommand implements Callable<Integer> {
             verification = verify(c, catalog);
           }
           if (republish) {
-            republished = republish(c, catalog, kafka.bootstrapServers());
+            republished = republish(c, catalog, kafka.bootstrapServers(), serdes);
           }
         }
       }
@@ -209,6 +220,9 @@ final class ReplayCommand implements Callable<Integer> {
         printText(System.out, report);
       }
       return verification != null && !verification.equal() ? ExitCodes.INVARIANT_VIOLATED : ExitCodes.OK;
+    } catch (SchemaRegistryException e) {
+      err.println("partwright replay: schema registry: " + e.getMessage());
+      return ExitCodes.UNAVAILABLE;
     } finally {
       if (postgres != null) {
         postgres.close();
@@ -310,7 +324,8 @@ final class ReplayCommand implements Callable<Integer> {
     }
   }
 
-  private int republish(Connection c, PartitionCatalog catalog, String bootstrap) throws Exception {
+  private int republish(Connection c, PartitionCatalog catalog, String bootstrap, PartwrightSerdes serdes)
+      throws Exception {
     Map<String, PartitionKey> keys = new HashMap<>();
     for (PartitionCatalog.Aggregate a : catalog.aggregates().values()) {
       for (LivePartition lp : a.partitions().values()) {
@@ -323,7 +338,7 @@ final class ReplayCommand implements Callable<Integer> {
       }
     }
     List<BoundaryChange> changes = catalog.boundaryChanges(keys::get);
-    AvroSerde<BoundaryChange> serde = AvroSerde.of(BoundaryChange.class);
+    var serde = serdes.serde(BoundaryChange.class);
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);

@@ -13,6 +13,8 @@ import dev.partwright.connectors.postgres.Identifier;
 import dev.partwright.connectors.postgres.PartitionProvisioner;
 import dev.partwright.connectors.postgres.ProvisioningException;
 import dev.partwright.connectors.postgres.QualifiedName;
+import dev.partwright.schemas.PartwrightSerdes;
+import dev.partwright.schemas.SchemaRegistryException;
 import dev.partwright.schemas.AggregateId;
 import dev.partwright.schemas.CommandLogEntry;
 import dev.partwright.schemas.Failed;
@@ -79,6 +81,9 @@ final class RotateCommand implements Callable<Integer> {
       description = "Append each command and its outcome to the command log.")
   String bootstrapServers;
 
+  @Option(names = "--schema-registry-url", paramLabel = "URL", description = Registry.OPTION_DESCRIPTION)
+  String schemaRegistryUrl;
+
   @Option(names = "--commands-topic", paramLabel = "TOPIC", description = "The command log (default: partwright.commands).")
   String commandsTopic;
 
@@ -129,10 +134,19 @@ final class RotateCommand implements Callable<Integer> {
       err.println("partwright rotate: --buffer-days must be between 1 and 366, not " + bufferDays);
       return ExitCodes.ERROR;
     }
+    PartwrightSerdes serdes = null;
+    if (bootstrapServers != null && !dryRun) {
+      try {
+        serdes = Registry.serdes(schemaRegistryUrl);
+      } catch (IllegalArgumentException e) {
+        err.println("partwright rotate: " + e.getMessage());
+        return ExitCodes.ERROR;
+      }
+    }
     Instant now = Instant.now().truncatedTo(ChronoUnit.MICROS);
     List<TableReport> reports = new ArrayList<>();
     try (ManageCommand.Db db = ManageCommand.Db.connect(dbUrl, dbUser, dbPassword, 4);
-         CommandStore log = bootstrapServers == null || dryRun ? null : new CommandStore(storeConfig())) {
+         CommandStore log = bootstrapServers == null || dryRun ? null : new CommandStore(storeConfig(serdes))) {
       PartitionProvisioner provisioner = new PartitionProvisioner(db.pool, PartitionProvisioner.Limits.defaults(), worker());
       if (!dryRun) {
         provisioner.prepare();
@@ -152,6 +166,9 @@ final class RotateCommand implements Callable<Integer> {
       }
     } catch (ManageCommand.Db.UnreachableException e) {
       err.println("partwright rotate: " + e.getMessage());
+      return ExitCodes.UNAVAILABLE;
+    } catch (SchemaRegistryException e) {
+      err.println("partwright rotate: schema registry: " + e.getMessage());
       return ExitCodes.UNAVAILABLE;
     } catch (RuntimeException e) {
       if (e.getClass().getName().startsWith("org.apache.kafka")) {
@@ -330,13 +347,13 @@ final class RotateCommand implements Callable<Integer> {
         .setEntry(entry).build());
   }
 
-  private CommandStoreConfig storeConfig() {
-    CommandStoreConfig defaults = CommandStoreConfig.singleBroker(bootstrapServers);
+  private CommandStoreConfig storeConfig(PartwrightSerdes serdes) {
+    CommandStoreConfig defaults = CommandStoreConfig.singleBroker(bootstrapServers, serdes);
     if (commandsTopic == null) {
       return defaults;
     }
     return new CommandStoreConfig(bootstrapServers, commandsTopic, defaults.boundariesTopic(), defaults.partitions(),
-        defaults.replicationFactor(), defaults.minInsyncReplicas());
+        defaults.replicationFactor(), defaults.minInsyncReplicas(), serdes);
   }
 
   private static String worker() {

@@ -89,6 +89,9 @@ final class RouteCommand implements Callable<Integer> {
   @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "Read boundaries from the boundary topic instead of the catalog.")
   String bootstrapServers;
 
+  @Option(names = "--schema-registry-url", paramLabel = "URL", description = Registry.OPTION_DESCRIPTION)
+  String schemaRegistryUrl;
+
   @Option(names = "--topic", paramLabel = "TOPIC", defaultValue = Topics.BOUNDARIES, description = "Boundary topic (default: ${DEFAULT-VALUE}).")
   String topic;
 
@@ -138,7 +141,14 @@ final class RouteCommand implements Callable<Integer> {
         }
         PartitionRouter router = new PartitionRouter();
         if (bootstrapServers != null) {
-          try (BoundaryFollower follower = BoundaryFollower.follow(router, bootstrapServers, topic)) {
+          dev.partwright.schemas.PartwrightSerdes serdes;
+          try {
+            serdes = Registry.serdes(schemaRegistryUrl);
+          } catch (IllegalArgumentException e) {
+            err.println("partwright route: " + e.getMessage());
+            return ExitCodes.ERROR;
+          }
+          try (BoundaryFollower follower = BoundaryFollower.follow(router, bootstrapServers, serdes, topic)) {
             if (!follower.awaitCaughtUp(Duration.ofSeconds(timeoutSeconds))) {
               err.println("partwright route: did not read " + topic + " at " + bootstrapServers + " within " + timeoutSeconds + " s");
               return ExitCodes.UNAVAILABLE;

@@ -43,7 +43,7 @@ class DemoCommandTest {
 
     for (int run = 1; run <= 2; run++) {
       Run r = demo("demo", "--bootstrap-servers", kafka.bootstrapServers(), "--db-url", url, "--output", "json",
-          "--events", "120");
+          "--events", "120", "--schema-registry-url", Servers.schemaRegistry().url());
       assertThat(r.exit()).as("run %d, stderr:%n%s", run, r.err()).isZero();
       JsonNode report = new ObjectMapper().readTree(r.out());
       assertThat(report.get("rowsInDefault").asInt()).isZero();
@@ -51,6 +51,8 @@ class DemoCommandTest {
       assertThat(report.get("routerAgreed").asInt()).isEqualTo(120);
       assertThat(report.get("contiguous").asBoolean()).isTrue();
       assertThat(report.get("indexOnEveryPartition").asBoolean()).isTrue();
+      assertThat(report.get("wireFormatProblems")).as("commands and boundaries in the Confluent wire format").isEmpty();
+      assertThat(report.get("schemaRegistry").asText()).isEqualTo(Servers.schemaRegistry().url());
       assertThat(report.get("partitionsExpected").asInt()).isEqualTo(31);
       if (run == 1) {
         assertThat(report.get("partitionsCreatedThisRun").asInt()).isGreaterThanOrEqualTo(30);
@@ -67,7 +69,8 @@ class DemoCommandTest {
       closedPort = s.getLocalPort();
     }
     Run r = demo("demo", "--bootstrap-servers", Servers.kafka().bootstrapServers(),
-        "--db-url", "jdbc:postgresql://127.0.0.1:" + closedPort + "/nowhere?user=x");
+        "--db-url", "jdbc:postgresql://127.0.0.1:" + closedPort + "/nowhere?user=x",
+        "--schema-registry-url", Servers.schemaRegistry().url());
 
     assertThat(r.exit()).isEqualTo(ExitCodes.UNAVAILABLE);
     assertThat(r.err()).contains("127.0.0.1:" + closedPort).doesNotContain("\tat ");

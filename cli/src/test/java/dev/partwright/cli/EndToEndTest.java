@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 import dev.partwright.embedded.KafkaEndpoint;
 import dev.partwright.embedded.PostgresEndpoint;
 import dev.partwright.embedded.Servers;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.IngestionEvent;
 import dev.partwright.schemas.Topics;
 import dev.partwright.streams.Interval;
@@ -74,7 +73,7 @@ class EndToEndTest {
     }
     stateDir = Files.createTempDirectory("e2e-streams");
     PlannerConfig planner = PlannerConfig.defaults(Map.of(POLICY.qualifiedName(), POLICY)).withIngestionTopic(INGESTION);
-    pipeline = Pipeline.start(kafka.bootstrapServers(),
+    pipeline = Pipeline.start(kafka.bootstrapServers(), TestSerdes.get(),
         new Pipeline.Database(postgres.jdbcUrl(), postgres.user(), postgres.password()), planner,
         "e2e-demand-" + UUID.randomUUID(), "e2e", stateDir);
     pipeline.awaitReady(Duration.ofSeconds(60));
@@ -94,7 +93,7 @@ class EndToEndTest {
   void eventsBecomeIndexedPartitionsAndTheRouterAgreesWithPostgres() throws Exception {
     Instant now = Instant.now();
     Random random = new Random(7);
-    AvroSerde<IngestionEvent> serde = AvroSerde.of(IngestionEvent.class);
+    var serde = TestSerdes.get().serde(IngestionEvent.class);
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer())) {
@@ -146,8 +145,39 @@ class EndToEndTest {
     List<ConsumerRecord<byte[], byte[]>> dead = deadLetters();
     assertThat(dead).anySatisfy(r -> {
       assertThat(new String(r.value(), StandardCharsets.UTF_8)).isEqualTo("{\"not\":\"avro\"}");
-      assertThat(headers(r)).contains("bad header");
+      assertThat(headers(r)).contains("PayloadException$WrongMagicByte").contains("magic byte 0x00");
     });
+
+    // the walking skeleton's topics carry the Confluent wire format: magic byte 0, an id the registry resolves
+    assertConfluentWireFormat(pipeline.store.commandsTopic(), "*/e2e.readings", "dev.partwright.schemas.CommandLogEntry");
+    assertConfluentWireFormat(pipeline.store.boundariesTopic(), "e2e.readings", "dev.partwright.schemas.BoundaryChange");
+  }
+
+  private static void assertConfluentWireFormat(String topic, String key, String schemaName) {
+    Properties p = new Properties();
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+    p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    List<ConsumerRecord<String, byte[]>> ours = new ArrayList<>();
+    try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new org.apache.kafka.common.serialization.StringDeserializer(),
+        new ByteArrayDeserializer())) {
+      List<org.apache.kafka.common.TopicPartition> parts = consumer.partitionsFor(topic).stream()
+          .map(i -> new org.apache.kafka.common.TopicPartition(topic, i.partition())).toList();
+      consumer.assign(parts);
+      consumer.seekToBeginning(parts);
+      await().atMost(Duration.ofSeconds(30)).until(() -> {
+        consumer.poll(Duration.ofMillis(200)).forEach(r -> {
+          if (key.equals(r.key())) {
+            ours.add(r);
+          }
+        });
+        return !ours.isEmpty();
+      });
+    }
+    byte[] first = ours.get(0).value();
+    assertThat(first[0]).as("magic byte of the first record of %s", topic).isEqualTo((byte) 0);
+    int id = java.nio.ByteBuffer.wrap(first, 1, 4).getInt();
+    assertThat(TestSerdes.get().registry().schemaById(id).getFullName()).as("schema id %d in the registry", id)
+        .isEqualTo(schemaName);
   }
 
   private static Map<String, String> bounds() throws Exception {

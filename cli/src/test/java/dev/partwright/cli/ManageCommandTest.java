@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.partwright.embedded.KafkaEndpoint;
 import dev.partwright.embedded.PostgresEndpoint;
 import dev.partwright.embedded.Servers;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.ManagedTablePolicy;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -150,7 +149,7 @@ class ManageCommandTest {
 
     Run r = run(new ManageCommand(), "--db-url", db.url(), "--table", "public.usage", "--strategy", "range",
         "--column", "at", "--interval", "hour", "--tenant-column", "tenant_id", "--max-partitions", "5000",
-        "--bootstrap-servers", kafka.bootstrapServers(), "--policies-topic", topic);
+        "--bootstrap-servers", kafka.bootstrapServers(), "--schema-registry-url", TestSerdes.url(), "--policies-topic", topic);
     assertThat(r.exit()).as(r.err()).isZero();
 
     Properties p = new Properties();
@@ -166,7 +165,7 @@ class ManageCommandTest {
       });
     }
     assertThat(records.get(0).key()).isEqualTo("public.usage");
-    ManagedTablePolicy policy = AvroSerde.of(ManagedTablePolicy.class).decode(topic, records.get(0).value());
+    ManagedTablePolicy policy = TestSerdes.get().serde(ManagedTablePolicy.class).decode(topic, records.get(0).value());
     assertThat(policy.getTenantColumn()).isEqualTo("tenant_id");
     assertThat(policy.getInterval()).isEqualTo("hour");
     assertThat(policy.getMaxPartitions()).isEqualTo(5000);

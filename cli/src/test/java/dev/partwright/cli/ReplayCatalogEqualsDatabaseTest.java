@@ -22,7 +22,6 @@ import dev.partwright.embedded.KafkaEndpoint;
 import dev.partwright.embedded.PostgresEndpoint;
 import dev.partwright.embedded.Servers;
 import dev.partwright.schemas.AggregateId;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
 import dev.partwright.schemas.Bounds;
 import dev.partwright.schemas.CommandHeader;
@@ -78,8 +77,8 @@ class ReplayCatalogEqualsDatabaseTest {
     kafka = Servers.kafka();
     postgres = Servers.postgres();
     String prefix = "replay" + UUID.randomUUID().toString().substring(0, 8);
-    store = new CommandStoreConfig(kafka.bootstrapServers(), "partwright.commands", "partwright.boundaries", 2, (short) 1, 1)
-        .withTopicPrefix(prefix);
+    store = new CommandStoreConfig(kafka.bootstrapServers(), "partwright.commands", "partwright.boundaries", 2, (short) 1, 1,
+        TestSerdes.get()).withTopicPrefix(prefix);
     Properties admin = new Properties();
     admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
     try (Admin a = Admin.create(admin)) {
@@ -96,7 +95,7 @@ class ReplayCatalogEqualsDatabaseTest {
     pool = WorkerDataSource.create(postgres.jdbcUrl(), postgres.user(), postgres.password(), 2);
     WorkerConfig config = new WorkerConfig(kafka.bootstrapServers(), store.commandsTopic(), store.boundariesTopic(),
         store.deadLetterTopic(), prefix + "-workers", prefix, PartitionProvisioner.Limits.defaults());
-    worker = new ProvisioningWorker(config, new PartitionProvisioner(pool, config.limits(), config.workerId()),
+    worker = new ProvisioningWorker(config, TestSerdes.get(), new PartitionProvisioner(pool, config.limits(), config.workerId()),
         new SimpleMeterRegistry()).start();
     assertThat(worker.awaitAssignment(Duration.ofSeconds(60))).isTrue();
 
@@ -165,7 +164,7 @@ class ReplayCatalogEqualsDatabaseTest {
   }
 
   private static List<String> topics() {
-    return List.of("--bootstrap-servers", kafka.bootstrapServers(), "--commands-topic", store.commandsTopic(),
+    return List.of("--bootstrap-servers", kafka.bootstrapServers(), "--schema-registry-url", TestSerdes.url(), "--commands-topic", store.commandsTopic(),
         "--snapshots-topic", store.snapshotsTopic(), "--boundaries-topic", store.boundariesTopic());
   }
 
@@ -254,13 +253,13 @@ class ReplayCatalogEqualsDatabaseTest {
   void refusesBadArgumentsAndReportsAnUnreachableBroker() {
     assertThat(replay(args("--from", "yesterday")).exit()).isEqualTo(2);
     assertThat(replay(args("--aggregate", "no-slash")).exit()).isEqualTo(2);
-    Run unreachable = replay("--bootstrap-servers", "127.0.0.1:1");
+    Run unreachable = replay("--bootstrap-servers", "127.0.0.1:1", "--schema-registry-url", TestSerdes.url());
     assertThat(unreachable.exit()).isEqualTo(3);
     assertThat(unreachable.err()).contains("127.0.0.1:1");
   }
 
   private static List<Announcement> announcements() {
-    AvroSerde<BoundaryChange> serde = AvroSerde.of(BoundaryChange.class);
+    var serde = TestSerdes.get().serde(BoundaryChange.class);
     Properties p = new Properties();
     p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
     p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");

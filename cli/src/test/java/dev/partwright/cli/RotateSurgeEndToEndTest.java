@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.partwright.embedded.KafkaEndpoint;
 import dev.partwright.embedded.Servers;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.CommandLogEntry;
 import dev.partwright.schemas.IngestionEvent;
 import dev.partwright.schemas.Provisioned;
@@ -71,7 +70,8 @@ class RotateSurgeEndToEndTest {
 
       ManageCommandTest.Run managed = ManageCommandTest.run(new ManageCommand(), "--db-url", db.url(),
           "--table", "public.readings", "--strategy", "range", "--column", "recorded_at", "--interval", "day",
-          "--buffer-days", "7", "--bootstrap-servers", kafka.bootstrapServers(), "--policies-topic", planner.policiesTopic());
+          "--buffer-days", "7", "--bootstrap-servers", kafka.bootstrapServers(), "--schema-registry-url", TestSerdes.url(),
+          "--policies-topic", planner.policiesTopic());
       assertThat(managed.exit()).as(managed.err()).isZero();
 
       Properties admin = new Properties();
@@ -81,7 +81,7 @@ class RotateSurgeEndToEndTest {
       }
       Path state = Files.createTempDirectory("rotate-surge");
       String jdbc = db.url().substring(0, db.url().indexOf('?'));
-      try (Pipeline pipeline = Pipeline.start(kafka.bootstrapServers(),
+      try (Pipeline pipeline = Pipeline.start(kafka.bootstrapServers(), TestSerdes.get(),
           new Pipeline.Database(jdbc, db.server.user(), db.server.password()), planner, "rs-demand-" + run, "rs-" + run,
           state)) {
         pipeline.awaitReady(Duration.ofSeconds(60));
@@ -106,7 +106,7 @@ class RotateSurgeEndToEndTest {
           "--buffer-days", "30");
       assertThat(deeper.exit()).as(deeper.err()).isZero();
       ManageCommandTest.Run rotated = ManageCommandTest.run(new RotateCommand(), "--db-url", db.url(), "--buffer-days", "14",
-          "--bootstrap-servers", kafka.bootstrapServers(), "--output", "json");
+          "--bootstrap-servers", kafka.bootstrapServers(), "--schema-registry-url", TestSerdes.url(), "--output", "json");
       assertThat(rotated.exit()).as(rotated.out() + rotated.err()).isZero();
       JsonNode table = new ObjectMapper().readTree(rotated.out()).get("tables").get(0);
       assertThat(table.get("verdict").asText()).isEqualTo("PROVISIONED");
@@ -135,7 +135,7 @@ class RotateSurgeEndToEndTest {
   private static void send(KafkaEndpoint kafka, PlannerConfig planner, Instant at) {
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-    AvroSerde<IngestionEvent> serde = AvroSerde.of(IngestionEvent.class);
+    var serde = TestSerdes.get().serde(IngestionEvent.class);
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer())) {
       IngestionEvent e = IngestionEvent.newBuilder().setTenant("acme").setSchemaName("public").setTable("readings")
           .setEventTime(at.truncatedTo(ChronoUnit.MICROS)).build();
@@ -182,7 +182,7 @@ class RotateSurgeEndToEndTest {
     p.put(ConsumerConfig.GROUP_ID_CONFIG, "rs-log-" + UUID.randomUUID());
     p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-    AvroSerde<CommandLogEntry> serde = AvroSerde.of(CommandLogEntry.class);
+    var serde = TestSerdes.get().serde(CommandLogEntry.class);
     List<CommandLogEntry> out = new ArrayList<>();
     try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
       consumer.subscribe(List.of(Topics.COMMANDS));

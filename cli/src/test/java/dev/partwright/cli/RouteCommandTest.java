@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.partwright.embedded.PostgresEndpoint;
 import dev.partwright.embedded.Servers;
 import dev.partwright.router.PgCatalogBoundarySource;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
 import dev.partwright.schemas.PartitionAdded;
 import dev.partwright.schemas.RangeBound;
@@ -124,7 +123,7 @@ class RouteCommandTest {
     try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
       admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get();
     }
-    AvroSerde<BoundaryChange> serde = AvroSerde.of(BoundaryChange.class);
+    var serde = TestSerdes.get().serde(BoundaryChange.class);
     List<BoundaryChange> truth = new PgCatalogBoundarySource(Servers.postgres().dataSource()).load("route.readings");
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(
         Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap), new StringSerializer(), new ByteArraySerializer())) {
@@ -141,12 +140,12 @@ class RouteCommandTest {
       }
       producer.flush();
     }
-    Run r = route("--table", "route.readings", "--db-url", url, "--bootstrap-servers", bootstrap, "--topic", topic,
+    Run r = route("--table", "route.readings", "--db-url", url, "--bootstrap-servers", bootstrap, "--schema-registry-url", TestSerdes.url(), "--topic", topic,
         "--value", "created_at=2024-02-10 00:00:00+00", "--value", "device=3", "--check");
     assertThat(r.exit()).as(r.err()).isEqualTo(ExitCodes.INVARIANT_VIOLATED);
     assertThat(r.out()).startsWith("route.readings_01_").contains("DISAGREES: PostgreSQL puts it in route.readings_02_");
 
-    Run agreeing = route("--table", "route.readings", "--db-url", url, "--bootstrap-servers", bootstrap, "--topic", topic,
+    Run agreeing = route("--table", "route.readings", "--db-url", url, "--bootstrap-servers", bootstrap, "--schema-registry-url", TestSerdes.url(), "--topic", topic,
         "--value", "created_at=2024-01-10 00:00:00+00", "--value", "device=3", "--check");
     assertThat(agreeing.exit()).as(agreeing.err()).isZero();
   }

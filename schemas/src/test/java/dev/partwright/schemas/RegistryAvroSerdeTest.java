@@ -44,6 +44,73 @@ class RegistryAvroSerdeTest {
     roundTrip(IngestionEvent.class, Samples.ingestionEvents());
   }
 
+  @Test
+  void catalogSnapshotsRoundTrip() {
+    roundTrip(CatalogSnapshot.class, Samples.catalogSnapshots());
+  }
+
+  @Test
+  void capacityAlertsRoundTrip() {
+    roundTrip(CapacityAlert.class, Samples.capacityAlerts());
+  }
+
+  @Test
+  void managedTablePoliciesRoundTrip() {
+    roundTrip(ManagedTablePolicy.class, Samples.managedTablePolicies());
+  }
+
+  /**
+   * Ids and readers are cached: after the first record, encoding and decoding make no registry call.
+   * Counted by a forwarding proxy in front of the real registry.
+   */
+  @Test
+  void noRegistryCallPerRecord() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+    URI target = URI.create(TestRegistry.endpoint().url());
+    HttpClient http = HttpClient.newHttpClient();
+    com.sun.net.httpserver.HttpServer proxy = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+    proxy.createContext("/", exchange -> {
+      calls.incrementAndGet();
+      String path = exchange.getRequestURI().getRawPath().substring(target.getRawPath().length());
+      String query = exchange.getRequestURI().getRawQuery();
+      HttpRequest.Builder forward = HttpRequest.newBuilder(URI.create(target + path + (query == null ? "" : "?" + query)))
+          .method(exchange.getRequestMethod(), HttpRequest.BodyPublishers.ofByteArray(exchange.getRequestBody().readAllBytes()));
+      String contentType = exchange.getRequestHeaders().getFirst("Content-Type");
+      if (contentType != null) {
+        forward.header("Content-Type", contentType);
+      }
+      try {
+        HttpResponse<byte[]> response = http.send(forward.build(), HttpResponse.BodyHandlers.ofByteArray());
+        response.headers().firstValue("Content-Type").ifPresent(v -> exchange.getResponseHeaders().add("Content-Type", v));
+        exchange.sendResponseHeaders(response.statusCode(), response.body().length == 0 ? -1 : response.body().length);
+        exchange.getResponseBody().write(response.body());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        exchange.sendResponseHeaders(502, -1);
+      } finally {
+        exchange.close();
+      }
+    });
+    proxy.start();
+    try {
+      String base = "http://127.0.0.1:" + proxy.getAddress().getPort() + target.getRawPath();
+      RegistryAvroSerde<BoundaryChange> serde = PartwrightSerdes.create(SchemaRegistryConfig.of(base))
+          .serde(BoundaryChange.class);
+      String topic = TestKafka.topic("no-call-per-record");
+      BoundaryChange change = Samples.boundaryChange(Samples.partitionAdded());
+      assertThat(serde.decode(topic, serde.encode(topic, change))).isEqualTo(change);
+      int afterFirst = calls.get();
+      assertThat(afterFirst).as("the first record registers its schema and fetches it by id").isBetween(1, 3);
+      for (int i = 0; i < 1_000; i++) {
+        assertThat(serde.decode(topic, serde.encode(topic, change))).isEqualTo(change);
+      }
+      assertThat(calls.get()).as("registry calls after 1,000 more round trips").isEqualTo(afterFirst);
+    } finally {
+      proxy.stop(0);
+    }
+  }
+
   private <T extends SpecificRecord> void roundTrip(Class<T> type, List<T> values) {
     String topic = TestKafka.topic("roundtrip-" + type.getSimpleName());
     RegistryAvroSerde<T> serde = serdes.serde(type);

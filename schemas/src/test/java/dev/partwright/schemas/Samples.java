@@ -71,6 +71,31 @@ final class Samples {
     return entries.stream().map(e -> new CommandLogEntry(AGGREGATE, T0, e)).toList();
   }
 
+  /** A snapshot with one aggregate (its state bytes opaque here), and an empty one. */
+  static List<CatalogSnapshot> catalogSnapshots() {
+    AggregateState state = AggregateState.newBuilder().setAggregateId(AGGREGATE).setVersion(7)
+        .setBody(java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3})).setPartitions(java.nio.ByteBuffer.wrap(new byte[] {4, 5}))
+        .setHistoryCount(2).setHistory(java.nio.ByteBuffer.wrap(new byte[] {6})).build();
+    return List.of(
+        CatalogSnapshot.newBuilder().setCommandsTopic("partwright.commands").setPartition(3).setNextOffset(1_000)
+            .setFoldVersion(2).setTakenAt(T0).setRecordsRead(1_000).setDeadLetters(1).setAggregates(List.of(state)).build(),
+        CatalogSnapshot.newBuilder().setCommandsTopic("partwright.commands").setPartition(0).setNextOffset(0)
+            .setFoldVersion(2).setTakenAt(T0).setRecordsRead(0).setDeadLetters(0).setAggregates(List.of()).build());
+  }
+
+  static List<CapacityAlert> capacityAlerts() {
+    return List.of(
+        new CapacityAlert(AGGREGATE, "QUOTA_PARTITIONS", "would reach 501 partitions, quota 500", 500L, 501L, "k4", T0),
+        new CapacityAlert(AGGREGATE, "QUOTA_BYTES", "projected 2 GiB, quota 1 GiB", 1L << 30, 2L << 30, null, T0));
+  }
+
+  static List<ManagedTablePolicy> managedTablePolicies() {
+    return List.of(
+        new ManagedTablePolicy("public", "events", "range", "created_at", "day", "UTC", null, null, null, null, null, T0),
+        new ManagedTablePolicy("app", "metrics", "range", "recorded_at", "hour", "Europe/Paris", "tenant_id", 60, 365,
+            1_000, 1L << 40, T0));
+  }
+
   static List<IngestionEvent> ingestionEvents() {
     return List.of(
         new IngestionEvent("acme", "public", "events", T0, 512L, 10L),

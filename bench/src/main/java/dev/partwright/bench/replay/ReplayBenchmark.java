@@ -7,7 +7,10 @@ import dev.partwright.commandstore.PartitionCatalog;
 import dev.partwright.commandstore.SnapshotWriter;
 import dev.partwright.embedded.EmbeddedKafka;
 import dev.partwright.schemas.AggregateId;
-import dev.partwright.schemas.AvroSerde;
+import dev.partwright.embedded.Servers;
+import dev.partwright.schemas.PartwrightSerdes;
+import dev.partwright.schemas.RegistryAvroSerde;
+import dev.partwright.schemas.SchemaRegistryConfig;
 import dev.partwright.schemas.Bounds;
 import dev.partwright.schemas.CommandHeader;
 import dev.partwright.schemas.CommandLogEntry;
@@ -57,7 +60,10 @@ import org.apache.kafka.common.serialization.StringSerializer;
  */
 public final class ReplayBenchmark {
 
-  private static final AvroSerde<CommandLogEntry> LOG = AvroSerde.of(CommandLogEntry.class);
+  /** The registry of PARTWRIGHT_SCHEMA_REGISTRY_URL, else an embedded one: the log is in the Confluent wire format. */
+  private static final PartwrightSerdes SERDES =
+      PartwrightSerdes.create(SchemaRegistryConfig.of(Servers.schemaRegistry().url()));
+  private static final RegistryAvroSerde<CommandLogEntry> LOG = SERDES.serde(CommandLogEntry.class);
   private static final Instant DAY0 = Instant.parse("2026-01-01T00:00:00Z");
 
   private ReplayBenchmark() {}
@@ -73,7 +79,7 @@ public final class ReplayBenchmark {
     Path dir = Files.createTempDirectory("partwright-replay-bench-");
     try (EmbeddedKafka kafka = EmbeddedKafka.start(dir)) {
       CommandStoreConfig config = new CommandStoreConfig(kafka.bootstrapServers(), "bench.commands", "bench.boundaries",
-          6, (short) 1, 1, "bench.snapshots", "bench.commands.dlq");
+          6, (short) 1, 1, "bench.snapshots", "bench.commands.dlq", SERDES);
       Properties ap = new Properties();
       ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
       try (Admin admin = Admin.create(ap)) {

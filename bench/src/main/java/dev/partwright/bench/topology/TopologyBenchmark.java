@@ -1,7 +1,10 @@
 package dev.partwright.bench.topology;
 
 import dev.partwright.embedded.EmbeddedKafka;
-import dev.partwright.schemas.AvroSerde;
+import dev.partwright.embedded.Servers;
+import dev.partwright.schemas.PartwrightSerdes;
+import dev.partwright.schemas.RegistryAvroSerde;
+import dev.partwright.schemas.SchemaRegistryConfig;
 import dev.partwright.schemas.CommandLogEntry;
 import dev.partwright.schemas.IngestionEvent;
 import dev.partwright.schemas.ProvisionPartitions;
@@ -71,7 +74,10 @@ public final class TopologyBenchmark {
 
   private static final TablePolicy USAGE =
       new TablePolicy("public", "usage", Interval.DAY, ZoneId.of("UTC"), false).perTenant("recorded_at");
-  private static final AvroSerde<IngestionEvent> EVENTS = AvroSerde.of(IngestionEvent.class);
+  /** The registry of PARTWRIGHT_SCHEMA_REGISTRY_URL, else an embedded one: the pipeline's topics need one. */
+  private static final PartwrightSerdes SERDES =
+      PartwrightSerdes.create(SchemaRegistryConfig.of(Servers.schemaRegistry().url()));
+  private static final RegistryAvroSerde<IngestionEvent> EVENTS = SERDES.serde(IngestionEvent.class);
 
   private TopologyBenchmark() {}
 
@@ -109,7 +115,7 @@ public final class TopologyBenchmark {
       props.put(StreamsConfig.STATE_DIR_CONFIG, work.resolve("streams").toString());
       props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
       SimpleMeterRegistry meters = new SimpleMeterRegistry();
-      KafkaStreams streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), config, meters), props);
+      KafkaStreams streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), config, SERDES, meters), props);
       CountDownLatch running = new CountDownLatch(1);
       streams.setStateListener((now, before) -> {
         if (now == KafkaStreams.State.RUNNING) {
@@ -239,7 +245,7 @@ public final class TopologyBenchmark {
   private static List<Double> surgeLatencies(String bootstrap, PlannerConfig config, int surges, int tenants)
       throws InterruptedException {
     Map<String, Long> arrived = new ConcurrentHashMap<>();
-    AvroSerde<CommandLogEntry> log = AvroSerde.of(CommandLogEntry.class);
+    RegistryAvroSerde<CommandLogEntry> log = SERDES.serde(CommandLogEntry.class);
     Thread reader = new Thread(() -> {
       Properties p = consumerProps(bootstrap);
       p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
