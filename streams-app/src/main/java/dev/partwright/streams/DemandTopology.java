@@ -31,7 +31,6 @@ import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.LogAndContinueExceptionHandler;
-import org.apache.kafka.streams.errors.LogAndContinueProcessingExceptionHandler;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
@@ -156,7 +155,8 @@ public final class DemandTopology {
    * a command is on the log a produce round trip after its event was read, whatever the commit
    * interval. The commit interval (1 s) then only bounds how much is re-planned after a crash —
    * idempotently: commands carry deterministic keys — and how often stores are flushed; at 100 ms
-   * the RocksDB flushes cost more than the planning. DLQ on bad input.
+   * the RocksDB flushes cost more than the planning. DLQ on bad input, never for a registry outage
+   * ({@link DeadLetterHandler}).
    */
   public static Properties streamsProperties(String bootstrapServers, String applicationId, PlannerConfig config) {
     Properties p = new Properties();
@@ -171,7 +171,7 @@ public final class DemandTopology {
     p.put(StreamsConfig.consumerPrefix("max.poll.records"), 5000);
     p.put(StreamsConfig.BUFFERED_RECORDS_PER_PARTITION_CONFIG, 5000);
     p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndContinueExceptionHandler.class);
-    p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndContinueProcessingExceptionHandler.class);
+    p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterHandler.class);
     p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
     p.put(StreamsConfig.ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME_CONFIG, config.deadLetterTopic());
     return p;

@@ -5,10 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.partwright.schemas.Bounds;
 import dev.partwright.schemas.CommandLogEntry;
 import dev.partwright.schemas.IngestionEvent;
+import dev.partwright.schemas.PartwrightSerdes;
 import dev.partwright.schemas.PartitionSpec;
 import dev.partwright.schemas.ProvisionPartitions;
 import dev.partwright.schemas.RangeBound;
 import dev.partwright.schemas.RegistryAvroSerde;
+import dev.partwright.schemas.SchemaRegistryConfig;
+import dev.partwright.schemas.SchemaRegistryException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -134,6 +137,38 @@ class DemandTopologyTest {
     assertThat(reason(dead)).contains("WrongMagicByte").contains("partition 0 offset 0")
         .contains("not the Confluent wire format's magic byte");
     assertThat(commands.readRecordsToList()).hasSize(1);
+  }
+
+  @Test
+  void aRegistryOutageFailsTheTaskInsteadOfDeadLetteringTheRecord() throws Exception {
+    int closedPort;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      closedPort = s.getLocalPort();
+    }
+    PartwrightSerdes unreachable = PartwrightSerdes.create(SchemaRegistryConfig.of("http://127.0.0.1:" + closedPort)
+        .withTimeouts(Duration.ofSeconds(1), Duration.ofSeconds(1)));
+    // a good record, its schema id from the real registry: the cut-off serde has to ask for it
+    byte[] good = events.encode(config.ingestionTopic(), IngestionEvent.newBuilder()
+        .setTenant("acme").setSchemaName("public").setTable("events").setEventTime(NOW).build());
+    Properties props = DemandTopology.streamsProperties("dummy:9092", "demand-outage", config);
+    try (TopologyTestDriver cut = new TopologyTestDriver(DemandTopology.build(new StreamsBuilder(), config, unreachable),
+        props, NOW)) {
+      TestInputTopic<byte[], byte[]> in = cut.createInputTopic(config.ingestionTopic(), new ByteArraySerializer(),
+          new ByteArraySerializer());
+      TestOutputTopic<byte[], byte[]> dead = cut.createOutputTopic(config.deadLetterTopic(), new ByteArrayDeserializer(),
+          new ByteArrayDeserializer());
+
+      Throwable thrown = org.assertj.core.api.Assertions.catchThrowable(
+          () -> in.pipeInput("acme".getBytes(StandardCharsets.UTF_8), good));
+
+      assertThat(thrown).as("the task fails").isNotNull();
+      boolean registry = false;
+      for (Throwable t = thrown; t != null; t = t.getCause()) {
+        registry |= t instanceof SchemaRegistryException;
+      }
+      assertThat(registry).as("because of the registry: %s", thrown).isTrue();
+      assertThat(dead.isEmpty()).as("a good record is never dead-lettered for an outage").isTrue();
+    }
   }
 
   @Test
