@@ -5,6 +5,7 @@ import dev.partwright.connectors.postgres.PartitionProvisioner;
 import dev.partwright.connectors.postgres.ProvisioningException;
 import dev.partwright.connectors.postgres.QualifiedName;
 import dev.partwright.schemas.BoundaryChange;
+import dev.partwright.schemas.CapacityAlert;
 import dev.partwright.schemas.CommandLogEntry;
 import dev.partwright.schemas.Failed;
 import dev.partwright.schemas.PartitionAdded;
@@ -80,6 +81,7 @@ public final class ProvisioningWorker implements AutoCloseable {
   private final DatabaseMonitor monitor;
   private final RegistryAvroSerde<CommandLogEntry> log;
   private final RegistryAvroSerde<BoundaryChange> boundaries;
+  private final RegistryAvroSerde<CapacityAlert> alerts;
   private final AtomicBoolean running = new AtomicBoolean(true);
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final CountDownLatch assigned = new CountDownLatch(1);
@@ -91,13 +93,14 @@ public final class ProvisioningWorker implements AutoCloseable {
 
   /**
    * @param serdes the application's registry serdes: commands are read, outcomes and boundary
-   *     changes written in the Confluent wire format
+   *     changes and capacity alerts written in the Confluent wire format
    */
   public ProvisioningWorker(WorkerConfig config, PartwrightSerdes serdes, PartitionProvisioner provisioner,
       MeterRegistry meters) {
     this.config = config;
     this.log = serdes.serde(CommandLogEntry.class);
     this.boundaries = serdes.serde(BoundaryChange.class);
+    this.alerts = serdes.serde(CapacityAlert.class);
     this.provisioner = provisioner;
     this.meters = meters;
     this.breaker = new CircuitBreaker(config.breaker(), provisioner::health, meters);
@@ -376,9 +379,12 @@ public final class ProvisioningWorker implements AutoCloseable {
         ? demand.rootTable() + " has " + demand.partitions() + " partitions, the command adds " + demand.requested()
             + ", quota " + quota.maxPartitions()
         : demand.rootTable() + " holds " + demand.bytes() + " bytes, quota " + quota.maxBytes();
-    CapacityAlert alert = new CapacityAlert(code, aggregate, demand.rootTable(), key, demand.partitions(),
-        quota.maxPartitions(), demand.requested(), demand.bytes(), quota.maxBytes(), config.workerId(), Instant.now());
-    out.add(new ProducerRecord<>(config.alertsTopic(), aggregate, alert.toJson().getBytes(StandardCharsets.UTF_8)));
+    boolean partitions = code.equals("QUOTA_PARTITIONS");
+    // the topology's alerts and ours share the topic, so they share its contract
+    CapacityAlert alert = new CapacityAlert(aggregate, code, reason + " (worker " + config.workerId() + ")",
+        partitions ? quota.maxPartitions() : quota.maxBytes(),
+        partitions ? demand.partitions() + (long) demand.requested() : demand.bytes(), key, Instant.now());
+    out.add(new ProducerRecord<>(config.alertsTopic(), aggregate, alerts.encode(config.alertsTopic(), alert)));
     meters.counter("partwright.worker.quota.rejections", "table", demand.rootTable(), "code", code).increment();
     LOG.warn("{} {}: rejected, {}", aggregate, key, reason);
     return Rejected.newBuilder().setIdempotencyKey(key).setCode(code).setReason(reason).build();

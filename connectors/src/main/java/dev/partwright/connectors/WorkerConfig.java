@@ -16,7 +16,7 @@ import java.util.Objects;
  * @param workerId this instance's name; also the stable part of its transactional id, so a restarted
  *     instance fences its zombie predecessor
  * @param limits lock and statement timeouts, retry attempts and backoff
- * @param alertsTopic where capacity alerts go (JSON, keyed by aggregate), in the outcome's transaction
+ * @param alertsTopic where capacity alerts go ({@code CapacityAlert}, keyed by aggregate), in the outcome's transaction
  * @param quotas partition-count and byte limits per managed table, checked before any DDL
  * @param breaker when provisioning pauses: replication lag, lock waits on the managed table
  * @param monitorInterval how often the database gauges ({@code partwright.db.*}) are refreshed

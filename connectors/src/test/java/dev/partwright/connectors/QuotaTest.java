@@ -5,6 +5,7 @@ import static dev.partwright.connectors.Commands.spec;
 import static dev.partwright.connectors.Commands.time;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.partwright.schemas.CapacityAlert;
 import dev.partwright.schemas.PartitionSpec;
 import dev.partwright.schemas.ProvisionPartitions;
 import dev.partwright.schemas.Provisioned;
@@ -88,9 +89,13 @@ class QuotaTest {
         && p.getIdempotencyKey().equals(again.getHeader().getIdempotencyKey()), Duration.ofSeconds(60));
     assertThat(redelivered.getAlreadyPresent()).hasSize(4);
     assertThat(db.tree("capped")).hasSize(4);
-    String alert = alerts.first(a -> a.contains(tooMany.getHeader().getIdempotencyKey()), Duration.ofSeconds(30));
-    assertThat(alert).contains("\"type\":\"capacity\"", "\"code\":\"QUOTA_PARTITIONS\"",
-        "\"table\":\"" + db.q("capped") + "\"", "\"partitions\":3", "\"maxPartitions\":4", "\"requested\":2");
+    CapacityAlert alert = alerts.first(a -> tooMany.getHeader().getIdempotencyKey().equals(a.getIdempotencyKey()),
+        Duration.ofSeconds(30));
+    assertThat(alert.getCode()).isEqualTo("QUOTA_PARTITIONS");
+    assertThat(alert.getAggregateId()).isEqualTo("*/" + db.q("capped"));
+    assertThat(alert.getLimit()).isEqualTo(4);
+    assertThat(alert.getProjected()).as("3 partitions + 2 requested").isEqualTo(5);
+    assertThat(alert.getReason()).contains(db.q("capped") + " has 3 partitions, the command adds 2, quota 4");
     assertThat(meters.counter("partwright.worker.quota.rejections", "table", db.q("capped"), "code", "QUOTA_PARTITIONS")
         .count()).isEqualTo(1.0);
   }
@@ -106,8 +111,8 @@ class QuotaTest {
     Rejected rejected = outcomes.first(r -> r.getIdempotencyKey().equals(next.getHeader().getIdempotencyKey()),
         Duration.ofSeconds(60));
     assertThat(rejected.getCode()).isEqualTo("QUOTA_BYTES");
-    assertThat(alerts.first(a -> a.contains(next.getHeader().getIdempotencyKey()), Duration.ofSeconds(30)))
-        .contains("\"code\":\"QUOTA_BYTES\"");
+    assertThat(alerts.first(a -> next.getHeader().getIdempotencyKey().equals(a.getIdempotencyKey()), Duration.ofSeconds(30))
+        .getCode()).isEqualTo("QUOTA_BYTES");
     assertThat(db.tree("heavy")).hasSize(1);
   }
 }

@@ -7,6 +7,7 @@ import dev.partwright.connectors.postgres.PartitionProvisioner;
 import dev.partwright.embedded.KafkaEndpoint;
 import dev.partwright.embedded.Servers;
 import dev.partwright.schemas.BoundaryChange;
+import dev.partwright.schemas.CapacityAlert;
 import dev.partwright.schemas.CommandLogEntry;
 import dev.partwright.schemas.PartwrightSerdes;
 import dev.partwright.schemas.PayloadException;
@@ -136,10 +137,11 @@ final class WorkerFixture implements AutoCloseable {
     return r.of(bytes -> changes.decode(boundaries, bytes), BoundaryChange.class);
   }
 
-  Reader.Of<String> alertMessages() {
+  Reader.Of<CapacityAlert> alertMessages() {
     Reader r = new Reader(alerts);
     readers.add(r);
-    return r.of(bytes -> new String(bytes, StandardCharsets.UTF_8), String.class);
+    RegistryAvroSerde<CapacityAlert> serde = serdes().serde(CapacityAlert.class);
+    return r.of(bytes -> serde.decode(alerts, bytes), CapacityAlert.class);
   }
 
   @Override
