@@ -1,5 +1,6 @@
 package dev.partwright.streams;
 
+import dev.partwright.schemas.PayloadException;
 import dev.partwright.schemas.SchemaRegistryException;
 import org.apache.kafka.streams.errors.ErrorHandlerContext;
 import org.apache.kafka.streams.errors.LogAndContinueProcessingExceptionHandler;
@@ -19,6 +20,10 @@ public final class DeadLetterHandler extends LogAndContinueProcessingExceptionHa
 
   @Override
   public Response handleError(ErrorHandlerContext context, Record<?, ?> record, Exception exception) {
+    if (PayloadException.find(exception).isPresent()) {
+      // a bad record, even when the registry said so (an unknown schema id is a 404 inside it)
+      return super.handleError(context, record, exception);
+    }
     for (Throwable t = exception; t != null; t = t.getCause() == t ? null : t.getCause()) {
       if (t instanceof SchemaRegistryException registry) {
         LOG.error("schema registry unavailable at {}-{}@{}; failing the task so the record is read again: {}",
