@@ -22,6 +22,7 @@ import dev.partwright.schemas.PartitionSpec;
 import dev.partwright.schemas.Provisioned;
 import dev.partwright.schemas.ProvisionPartitions;
 import dev.partwright.schemas.Rejected;
+import dev.partwright.schemas.Retired;
 import dev.partwright.schemas.RetirePartitions;
 import dev.partwright.streams.Quota;
 import dev.partwright.streams.Rotation;
@@ -242,7 +243,9 @@ final class RotateCommand implements Callable<Integer> {
       code = v.code();
       reason = v.reason();
       if (!dryRun && log != null) {
+        // the command, then its answer: an outcome without its command would be broken order in the log
         ProvisionPartitions command = plan.provision().get();
+        append(log, aggregate, command);
         append(log, aggregate, Rejected.newBuilder().setIdempotencyKey(command.getHeader().getIdempotencyKey())
             .setCode(v.code()).setReason(v.reason() + "; rotation not executed").build());
       }
@@ -294,9 +297,25 @@ final class RotateCommand implements Callable<Integer> {
         if (log != null) {
           append(log, aggregate, retire);
         }
+        String key = retire.getHeader().getIdempotencyKey();
         try {
-          provisioner.retire(retire).removed().forEach(r -> retired.add(r.partition()));
+          PartitionProvisioner.Retirement r = provisioner.retire(retire);
+          r.removed().forEach(p -> retired.add(p.partition()));
+          if (log != null) {
+            // every partition that left, those already gone included, so the catalog drops exactly those
+            List<String> gone = new ArrayList<>(retired);
+            r.alreadyGone().forEach(p -> gone.add(p.partition()));
+            append(log, aggregate, Retired.newBuilder().setIdempotencyKey(key).setRetired(gone)
+                .setArchivedTo(retire.getArchiveSchema()).setWorker(worker()).build());
+          }
         } catch (ProvisioningException e) {
+          if (log != null) {
+            append(log, aggregate, e.kind() == ProvisioningException.Kind.REJECTED
+                ? Rejected.newBuilder().setIdempotencyKey(key).setCode(e.code()).setReason(e.getMessage()).build()
+                : Failed.newBuilder().setIdempotencyKey(key).setRetryable(e.kind() == ProvisioningException.Kind.RETRYABLE)
+                    .setAttempts(PartitionProvisioner.Limits.defaults().maxAttempts()).setSqlState(e.sqlState())
+                    .setReason(e.getMessage()).build());
+          }
           if (verdict != Verdict.REJECTED && verdict != Verdict.CONFLICT) {
             verdict = e.kind() == ProvisioningException.Kind.RETRYABLE ? Verdict.BUSY : Verdict.FAILED;
             code = e.code();

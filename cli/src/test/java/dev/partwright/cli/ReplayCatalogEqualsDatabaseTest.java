@@ -26,8 +26,10 @@ import dev.partwright.schemas.BoundaryChange;
 import dev.partwright.schemas.Bounds;
 import dev.partwright.schemas.CommandHeader;
 import dev.partwright.schemas.PartitionAdded;
+import dev.partwright.schemas.PartitionRetired;
 import dev.partwright.schemas.PartitionSpec;
 import dev.partwright.schemas.ProvisionPartitions;
+import dev.partwright.schemas.RetirePartitions;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -102,6 +104,11 @@ class ReplayCatalogEqualsDatabaseTest {
     try (CommandStore commands = new CommandStore(store)) {
       commands.append(EVENTS, 0, provision(EVENTS, "events-1", 0, 1, 2));
       commands.append(METRICS, 0, provision(METRICS, "metrics-1", 0, 1));
+      // retention: the worker drops metrics_d0 and answers Retired; replay must drop it too
+      commands.append(METRICS, -1, RetirePartitions.newBuilder()
+          .setHeader(CommandHeader.newBuilder().setIdempotencyKey("metrics-retire-0").setAggregateId(METRICS.toString())
+              .setExpectedVersion(-1).setIssuedAt(Instant.now()).setIssuedBy("replay-test").setReason("retention").build())
+          .setPartitions(List.of("replay_it.metrics_d0")).build());
       // the same intent again is stored once; a stale decision is refused
       assertThat(commands.append(EVENTS, -1, provision(EVENTS, "events-1", 0, 1, 2)).duplicate()).isTrue();
       await().atMost(Duration.ofSeconds(60)).until(() -> commands.version(EVENTS) == 2);
@@ -181,7 +188,14 @@ class ReplayCatalogEqualsDatabaseTest {
     assertThat(same.exit()).as("stdout:%n%s%nstderr:%n%s", same.out(), same.err()).isZero();
     JsonNode report = new ObjectMapper().readTree(same.out());
     assertThat(report.at("/verification/equal").asBoolean()).isTrue();
-    assertThat(report.at("/verification/partitionsCompared").asInt()).isEqualTo(6);
+    // events_d0..d3 and metrics_d1: metrics_d0 was retired, in the database and in the catalog
+    assertThat(report.at("/verification/partitionsCompared").asInt()).isEqualTo(5);
+    PartitionCatalog.Aggregate metrics = CatalogReplay.fromZero(store, CatalogReplay.Progress.NONE).catalog()
+        .aggregate(METRICS).orElseThrow();
+    assertThat(metrics.partitions()).containsOnlyKeys("replay_it.metrics_d1");
+    assertThat(metrics.history()).filteredOn(h -> h.getIdempotencyKey().equals("metrics-retire-0"))
+        .extracting(h -> h.getKind() + " " + h.getVerdict() + " " + h.getPartitions())
+        .containsExactly("RETIRE_PARTITIONS APPLIED [replay_it.metrics_d0]", "RETIRED APPLIED [replay_it.metrics_d0]");
     assertThat(report.at("/verification/unmanaged").toString()).contains("replay_it.events_default");
 
     // from here on replay starts from snapshots: they must verify the same way
@@ -232,12 +246,16 @@ class ReplayCatalogEqualsDatabaseTest {
     Run run = replay(args("--republish-boundaries", "--db-url", dbUrl, "--output", "json", "--no-progress"));
 
     assertThat(run.exit()).as(run.err()).isZero();
-    assertThat(new ObjectMapper().readTree(run.out()).get("boundariesRepublished").asInt()).isEqualTo(6);
+    assertThat(new ObjectMapper().readTree(run.out()).get("boundariesRepublished").asInt()).isEqualTo(5);
     List<Announcement> republished = new ArrayList<>(announcements());
     announced.forEach(republished::remove);
-    // each live partition once, with the parent, key and bound the worker announced ...
+    List<String> retired = announced.stream().filter(a -> a.what().startsWith("retired "))
+        .map(a -> a.what().substring("retired ".length())).toList();
+    assertThat(retired).containsExactly("replay_it.metrics_d0");
+    // each live partition once, with the parent, key and bound the worker announced, retired ones not ...
     assertThat(republished).extracting(Announcement::what).containsExactlyInAnyOrderElementsOf(
-        announced.stream().map(Announcement::what).distinct().toList());
+        announced.stream().map(Announcement::what).filter(w -> !w.startsWith("retired ")
+            && retired.stream().noneMatch(r -> w.startsWith(r + " of "))).distinct().toList());
     // ... and, per aggregate, a version no older than any the worker announced
     for (Announcement r : republished) {
       long newest = announced.stream().filter(a -> a.aggregate().equals(r.aggregate()))
@@ -273,6 +291,10 @@ class ReplayCatalogEqualsDatabaseTest {
       while (tps.stream().anyMatch(tp -> c.position(tp) < end.get(tp))) {
         for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
           BoundaryChange b = serde.decode(r.topic(), r.value());
+          if (b.getChange() instanceof PartitionRetired gone) {
+            out.add(new Announcement(b.getAggregateId(), b.getAggregateVersion(), "retired " + gone.getPartition()));
+            continue;
+          }
           PartitionAdded added = (PartitionAdded) b.getChange();
           out.add(new Announcement(b.getAggregateId(), b.getAggregateVersion(), added.getPartition() + " of "
               + added.getParent() + " " + added.getParentKey() + " " + added.getBound() + " key " + r.key()));

@@ -9,6 +9,7 @@ import dev.partwright.schemas.Provisioned;
 import dev.partwright.schemas.ProvisionPartitions;
 import dev.partwright.schemas.RegistryAvroSerde;
 import dev.partwright.schemas.Rejected;
+import dev.partwright.schemas.Retired;
 import dev.partwright.schemas.RetirePartitions;
 import dev.partwright.schemas.Rollback;
 import dev.partwright.schemas.RolledBack;
@@ -183,7 +184,7 @@ public final class CommandStore implements AutoCloseable {
    * same transaction: after a crash either all of it is visible to {@code read_committed} readers
    * or none of it is, and the command is consumed again.
    *
-   * @param outcome a {@link Provisioned}, {@link Rejected}, {@link Failed} or {@link RolledBack}
+   * @param outcome a {@link Provisioned}, {@link Rejected}, {@link Failed}, {@link RolledBack} or {@link Retired}
    * @param boundaryChanges published to the boundaries topic keyed by root table, in order
    * @param consumed the consumed positions to commit (next offset to read), may be empty
    * @param group the consumer group those positions belong to ({@code consumer.groupMetadata()})
@@ -195,7 +196,7 @@ public final class CommandStore implements AutoCloseable {
       throw new IllegalStateException("appendOutcome needs a transactional store (CommandStore.transactional)");
     }
     if (!(outcome instanceof Provisioned || outcome instanceof Rejected || outcome instanceof Failed
-        || outcome instanceof RolledBack)) {
+        || outcome instanceof RolledBack || outcome instanceof Retired)) {
       throw new IllegalArgumentException("not an outcome: " + (outcome == null ? "null" : outcome.getClass().getName()));
     }
     if (!consumed.isEmpty() && group == null) {

@@ -72,6 +72,9 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  *       {@code Failed} leaves it pending, {@code Retired} drops the partitions of a pending
  *       RetirePartitions. {@code RolledBack} drops partitions of a command the aggregate has,
  *       answered or not. Another outcome for an answered command is a duplicate.
+ *   <li>A {@code Rejected} answering a command that was a {@link Conflict} is recorded in the
+ *       history as a conflict too, with no effect (fold version 2; version 1 refused it).
+ *   <li>A {@code Retired} answering a pending {@code RetirePartitions} drops the partitions it names.
  *   <li>{@link Refused} (sent to the dead-letter topic): unreadable payloads, unknown types, keys that
  *       are not the entry's aggregate or do not hash to the record's partition, commands whose header
  *       names another aggregate, outcomes for a command the aggregate never received, outcomes of the
@@ -84,7 +87,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 public final class PartitionCatalog {
 
   /** Version of the rules above; snapshots written under other rules are ignored by replay. */
-  public static final int FOLD_VERSION = 1;
+  public static final int FOLD_VERSION = 2;
 
   /** What the fold made of one record. */
   public sealed interface Verdict permits Applied, Duplicate, Conflict, Refused {}
@@ -485,7 +488,11 @@ public final class PartitionCatalog {
     } else if (e instanceof Provisioned o) {
       v = provisioned(partition, offset, at, id, o);
     } else if (e instanceof Rejected o) {
-      v = ended(partition, offset, at, id, o.getIdempotencyKey(), EntryKind.REJECTED, o.getCode() + ": " + o.getReason(), true);
+      v = answeredConflict(partition, offset, at, id, o);
+      if (v == null) {
+        v = ended(partition, offset, at, id, o.getIdempotencyKey(), EntryKind.REJECTED, o.getCode() + ": " + o.getReason(),
+            true);
+      }
     } else if (e instanceof Failed o) {
       v = ended(partition, offset, at, id, o.getIdempotencyKey(), EntryKind.FAILED,
           (o.getRetryable() ? "[retryable] " : "") + o.getReason(), !o.getRetryable());
@@ -650,6 +657,30 @@ public final class PartitionCatalog {
     return new Applied(a.version);
   }
 
+  /**
+   * A {@code Rejected} answering a command the fold refused as a version conflict (the worker says
+   * so rather than leave it unanswered): recorded with verdict VERSION_CONFLICT, no effect; the
+   * verdict is a {@link Duplicate} of the conflicting command. Null when it answers something else.
+   * Scans the history, but only for a key the aggregate never applied, which is rare.
+   */
+  private Verdict answeredConflict(int partition, long offset, Instant at, String id, Rejected o) {
+    String key = o.getIdempotencyKey();
+    Aggregate a = byPartition.get(partition).get(id);
+    if (a == null || a.decoded().commands.containsKey(key)) {
+      return null;
+    }
+    for (HistoryEntry h : a.history.decode()) {
+      if (h.getVerdict() == EntryVerdict.VERSION_CONFLICT && h.getIdempotencyKey().equals(key)
+          && (h.getKind() == EntryKind.PROVISION_PARTITIONS || h.getKind() == EntryKind.RETIRE_PARTITIONS
+              || h.getKind() == EntryKind.ROLLBACK)) {
+        record(a, offset, at, EntryKind.REJECTED, EntryVerdict.VERSION_CONFLICT, key, "", o.getCode() + ": "
+            + o.getReason(), null, null);
+        return new Duplicate(h.getOffset(), a.version); // no effect, like a repeated answer
+      }
+    }
+    return null;
+  }
+
   private Verdict unknownCommand(int partition, long offset, Aggregate a, String id, String outcome, String key) {
     if (a == null || !a.decoded().commands.containsKey(key)) {
       return refuse(partition, offset, outcome + " answers command " + key + ", which aggregate " + id
@@ -663,6 +694,14 @@ public final class PartitionCatalog {
     deadLetters[partition]++;
     nextOffset[partition] = Math.max(nextOffset[partition], offset + 1);
     return new Refused(reason);
+  }
+
+  /** Forgets everything folded of {@code partition}, so it can be rebuilt (restored, folded again). */
+  void clear(int partition) {
+    byPartition.get(partition).clear();
+    nextOffset[partition] = 0;
+    recordsRead[partition] = 0;
+    deadLetters[partition] = 0;
   }
 
   /**

@@ -1,5 +1,8 @@
 package dev.partwright.connectors;
 
+import dev.partwright.commandstore.CommandStoreConfig;
+import dev.partwright.commandstore.ConsumerCatalog;
+import dev.partwright.commandstore.PartitionCatalog;
 import dev.partwright.connectors.postgres.InvalidIdentifierException;
 import dev.partwright.connectors.postgres.PartitionProvisioner;
 import dev.partwright.connectors.postgres.ProvisioningException;
@@ -18,6 +21,7 @@ import dev.partwright.schemas.Provisioned;
 import dev.partwright.schemas.ProvisionPartitions;
 import dev.partwright.schemas.RegistryAvroSerde;
 import dev.partwright.schemas.Rejected;
+import dev.partwright.schemas.Retired;
 import dev.partwright.schemas.RetirePartitions;
 import dev.partwright.schemas.Rollback;
 import dev.partwright.schemas.RolledBack;
@@ -82,6 +86,8 @@ public final class ProvisioningWorker implements AutoCloseable {
   private final RegistryAvroSerde<CommandLogEntry> log;
   private final RegistryAvroSerde<BoundaryChange> boundaries;
   private final RegistryAvroSerde<CapacityAlert> alerts;
+  /** The fold of the partitions this worker owns: it executes only the commands the log applies. */
+  private final ConsumerCatalog fold;
   private final AtomicBoolean running = new AtomicBoolean(true);
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final CountDownLatch assigned = new CountDownLatch(1);
@@ -105,6 +111,7 @@ public final class ProvisioningWorker implements AutoCloseable {
     this.meters = meters;
     this.breaker = new CircuitBreaker(config.breaker(), provisioner::health, meters);
     this.monitor = new DatabaseMonitor(provisioner.dataSource(), meters);
+    this.fold = new ConsumerCatalog(storeConfig(config, serdes));
     this.provisioningTimer = Timer.builder("partwright.worker.provisioning")
         .description("Time to apply one ProvisionPartitions: quota gate, DDL, verification, analyze")
         .publishPercentiles(0.5, 0.99)
@@ -150,10 +157,23 @@ public final class ProvisioningWorker implements AutoCloseable {
       recover(producer);
       c.subscribe(List.of(config.commandsTopic()), new ConsumerRebalanceListener() {
         @Override
-        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {}
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+          fold.revoked(partitions);
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> partitions) {
+          fold.revoked(partitions);
+        }
 
         @Override
         public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+          // the fold of each new partition up to where this worker resumes reading it
+          Map<TopicPartition, Long> positions = new HashMap<>();
+          for (TopicPartition tp : partitions) {
+            positions.put(tp, c.position(tp));
+          }
+          fold.assigned(positions);
           if (!partitions.isEmpty()) {
             assigned.countDown();
           }
@@ -198,8 +218,22 @@ public final class ProvisioningWorker implements AutoCloseable {
       LOG.error("worker {} stopped on an unexpected error", config.workerId(), e);
       failure = e;
     } finally {
+      fold.close();
       stopped.countDown();
     }
+  }
+
+  /**
+   * The command store's view of the worker's topics. Snapshots follow the commands topic's prefix
+   * ({@code CommandStoreConfig.withTopicPrefix}); partition counts and replication are not used here.
+   */
+  private static CommandStoreConfig storeConfig(WorkerConfig config, PartwrightSerdes serdes) {
+    String commands = config.commandsTopic();
+    String snapshots = commands.endsWith(Topics.COMMANDS)
+        ? commands.substring(0, commands.length() - Topics.COMMANDS.length()) + Topics.SNAPSHOTS
+        : commands + ".snapshots";
+    return new CommandStoreConfig(config.bootstrapServers(), commands, config.boundariesTopic(), 1, (short) 1, 1,
+        snapshots, config.deadLetterTopic(), serdes);
   }
 
   private void refreshMonitor() {
@@ -257,7 +291,18 @@ public final class ProvisioningWorker implements AutoCloseable {
       LOG.warn("unreadable command-log record {}-{}@{} sent to {}: {}", record.topic(), record.partition(),
           record.offset(), config.deadLetterTopic(), e.getMessage());
     }
+    // the fold decides, at this record's position, whether the command takes effect: only then is it executed
+    PartitionCatalog.Verdict verdict = fold.apply(record, entry);
     Object command = entry == null ? null : entry.getEntry();
+    if (verdict instanceof PartitionCatalog.Refused refused && entry != null) {
+      out.add(deadLetter(record, refused.reason()));
+      LOG.warn("command-log record {}-{}@{} refused by the fold, sent to {}: {}", record.topic(), record.partition(),
+          record.offset(), config.deadLetterTopic(), refused.reason());
+    }
+    if (isCommand(command) && !(verdict instanceof PartitionCatalog.Applied)) {
+      skip(entry.getAggregateId(), command, verdict, out);
+      command = null;
+    }
     QualifiedName gate = gateOf(command);
     if (gate != null && !breaker.allows(gate)) {
       return false;
@@ -282,6 +327,41 @@ public final class ProvisioningWorker implements AutoCloseable {
         c.groupMetadata());
     producer.commitTransaction();
     return true;
+  }
+
+  /** The record as it was, with the reason and where it came from in headers. */
+  private ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> record, String reason) {
+    String source = record.topic() + "-" + record.partition() + "@" + record.offset();
+    ProducerRecord<String, byte[]> dead = new ProducerRecord<>(config.deadLetterTopic(), record.key(), record.value());
+    dead.headers().add(Topics.REASON_HEADER, (reason + " at " + source).getBytes(StandardCharsets.UTF_8));
+    dead.headers().add("partwright.source", source.getBytes(StandardCharsets.UTF_8));
+    return dead;
+  }
+
+  private static boolean isCommand(Object entry) {
+    return entry instanceof ProvisionPartitions || entry instanceof RetirePartitions || entry instanceof Rollback;
+  }
+
+  /**
+   * A command the fold did not apply is never executed. A stale one (version conflict) is answered
+   * {@code Rejected}, so whoever issued it sees why; a duplicate key needs no answer (the first
+   * command with that key has or gets its own); a refused one went to the dead-letter topic.
+   */
+  private void skip(String aggregate, Object command, PartitionCatalog.Verdict verdict,
+      List<ProducerRecord<String, byte[]>> out) {
+    String key = command instanceof ProvisionPartitions p ? p.getHeader().getIdempotencyKey()
+        : command instanceof RetirePartitions r ? r.getHeader().getIdempotencyKey()
+        : ((Rollback) command).getHeader().getIdempotencyKey();
+    meters.counter("partwright.worker.skipped", "verdict", verdict.getClass().getSimpleName()).increment();
+    if (verdict instanceof PartitionCatalog.Conflict c) {
+      String reason = "expected aggregate version " + c.expected() + " but " + aggregate + " was at " + c.actual()
+          + " at this command's position in the log; not executed";
+      out.add(outcome(aggregate, Rejected.newBuilder().setIdempotencyKey(key).setCode("VERSION_CONFLICT")
+          .setReason(reason).build()));
+      LOG.warn("{} {}: rejected, {}", aggregate, key, reason);
+    } else if (verdict instanceof PartitionCatalog.Duplicate d) {
+      LOG.info("{} {}: duplicate of the command at offset {}; not executed again", aggregate, key, d.originalOffset());
+    }
   }
 
   /** The table whose tree a command touches, for the breaker; null when it is not a command or names nothing valid. */
@@ -405,22 +485,29 @@ public final class ProvisioningWorker implements AutoCloseable {
     };
   }
 
-  /**
-   * Retention. Until the command log has a {@code Retired} outcome, a retirement is answered with
-   * {@code RolledBack} listing the partitions that left: the catalog removes exactly those.
-   */
+  /** Retention: answered {@code Retired} listing the partitions that left (those already gone too): the catalog drops exactly those. */
   private boolean retire(RetirePartitions command, ConsumerRecord<String, byte[]> record,
       List<ProducerRecord<String, byte[]>> out) {
     String key = command.getHeader().getIdempotencyKey();
     return removal(command.getHeader().getAggregateId(), key, record, out,
         () -> provisioner.retire(command), "retired by RetirePartitions"
-            + (command.getArchiveSchema() == null ? " (dropped)" : " (archived to " + command.getArchiveSchema() + ")"));
+            + (command.getArchiveSchema() == null ? " (dropped)" : " (archived to " + command.getArchiveSchema() + ")"),
+        (names, why) -> Retired.newBuilder().setIdempotencyKey(key).setRetired(names)
+            .setArchivedTo(command.getArchiveSchema()).setWorker(config.workerId()).build());
   }
 
   private boolean rollback(Rollback command, ConsumerRecord<String, byte[]> record,
       List<ProducerRecord<String, byte[]>> out) {
-    return removal(command.getHeader().getAggregateId(), command.getTargetIdempotencyKey(), record, out,
-        () -> provisioner.rollback(command), "rolled back by Rollback " + command.getHeader().getIdempotencyKey());
+    String key = command.getTargetIdempotencyKey();
+    return removal(command.getHeader().getAggregateId(), key, record, out,
+        () -> provisioner.rollback(command), "rolled back by Rollback " + command.getHeader().getIdempotencyKey(),
+        (names, why) -> RolledBack.newBuilder().setIdempotencyKey(key).setDropped(names).setReason(why).build());
+  }
+
+  /** The outcome of a removal that went through: the partitions that left, and a sentence saying so. */
+  @FunctionalInterface
+  private interface RemovalOutcome {
+    Object of(List<String> names, String why);
   }
 
   @FunctionalInterface
@@ -429,7 +516,7 @@ public final class ProvisioningWorker implements AutoCloseable {
   }
 
   private boolean removal(String aggregate, String key, ConsumerRecord<String, byte[]> record,
-      List<ProducerRecord<String, byte[]>> out, Removal removal, String why) {
+      List<ProducerRecord<String, byte[]>> out, Removal removal, String why, RemovalOutcome answer) {
     Object outcome;
     boolean success = true;
     try {
@@ -445,8 +532,7 @@ public final class ProvisioningWorker implements AutoCloseable {
           out.add(retired(aggregate, record.offset(), p));
         }
       }
-      outcome = RolledBack.newBuilder().setIdempotencyKey(key).setDropped(names)
-          .setReason(why + ": " + r.removed().size() + " removed, " + r.alreadyGone().size() + " already gone").build();
+      outcome = answer.of(names, why + ": " + r.removed().size() + " removed, " + r.alreadyGone().size() + " already gone");
       LOG.info("{} {}: {} {}", aggregate, key, why, names);
     } catch (ProvisioningException e) {
       outcome = failureOutcome(key, e);

@@ -12,8 +12,8 @@ import dev.partwright.connectors.postgres.PartitionProvisioner;
 import dev.partwright.schemas.BoundaryChange;
 import dev.partwright.schemas.PartitionRetired;
 import dev.partwright.schemas.PartitionSpec;
+import dev.partwright.schemas.Retired;
 import dev.partwright.schemas.RetirePartitions;
-import dev.partwright.schemas.RolledBack;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -41,13 +41,13 @@ class RetentionTest {
       new PartitionProvisioner.Limits(Duration.ofSeconds(2), Duration.ofSeconds(30), 10, Duration.ofMillis(50));
   private static TestSchema db;
   private static WorkerFixture kafka;
+  private static final SimpleMeterRegistry METERS = new SimpleMeterRegistry();
 
   @BeforeAll
   static void setUp() throws Exception {
     db = TestSchema.create("retention");
     kafka = new WorkerFixture("retention");
-    kafka.start(kafka.config(LIMITS), db.provisioner(LIMITS, PartitionProvisioner.Checkpoint.NONE),
-        new SimpleMeterRegistry());
+    kafka.start(kafka.config(LIMITS), db.provisioner(LIMITS, PartitionProvisioner.Checkpoint.NONE), METERS);
   }
 
   @AfterAll
@@ -72,8 +72,8 @@ class RetentionTest {
         + " FROM generate_series(0, " + (days * 24 - 1) + ") g");
   }
 
-  private static RolledBack answer(RetirePartitions command) {
-    return kafka.outcomes(RolledBack.class).first(
+  private static Retired answer(RetirePartitions command) {
+    return kafka.outcomes(Retired.class).first(
         r -> r.getIdempotencyKey().equals(command.getHeader().getIdempotencyKey()), Duration.ofSeconds(60));
   }
 
@@ -113,10 +113,11 @@ class RetentionTest {
       reader.commit();
     }
 
-    RolledBack answer = answer(command);
+    Retired answer = answer(command);
 
-    assertThat(answer.getDropped()).containsExactly(db.q("events_p0"));
-    assertThat(answer.getReason()).contains("retired", "1 removed");
+    assertThat(answer.getRetired()).containsExactly(db.q("events_p0"));
+    assertThat(answer.getArchivedTo()).isNull();
+    assertThat(answer.getWorker()).startsWith("worker-");
     assertThat(db.tree("events")).extracting(l -> l.split(" ")[0]).containsExactly("events_p1", "events_p2");
     assertThat(db.count("SELECT count(*) FROM pg_class WHERE relname = 'events_p0' AND relnamespace = '${s}'::regnamespace"))
         .isZero();
@@ -133,24 +134,32 @@ class RetentionTest {
 
     kafka.send("*/" + db.q("metrics"), command);
 
-    assertThat(answer(command).getDropped()).containsExactly(db.q("metrics_p0"));
+    assertThat(answer(command).getRetired()).containsExactly(db.q("metrics_p0"));
     assertThat(db.tree("metrics")).extracting(l -> l.split(" ")[0]).containsExactly("metrics_default", "metrics_p1");
     // the retired day's rows left with it; nothing spilled into DEFAULT
     assertThat(db.count("SELECT count(*) FROM ONLY ${s}.metrics_default")).isZero();
   }
 
   @Test
-  void archivesToAnotherSchemaAndARedeliveredRetirementIsANoOp() throws Exception {
+  void archivesToAnotherSchemaAndARepeatedRetirementIsNotExecutedAgain() throws Exception {
     table("logs", 2, false);
     String archive = db.name + "_archive";
     RetirePartitions command = retire("*/" + db.q("logs"), archive, db.q("logs_p0"));
 
+    var answers = kafka.outcomes(Retired.class);
     kafka.send("*/" + db.q("logs"), command);
-    assertThat(answer(command).getDropped()).containsExactly(db.q("logs_p0"));
+    Retired answer = answers.first(r -> r.getIdempotencyKey().equals(command.getHeader().getIdempotencyKey()),
+        Duration.ofSeconds(60));
+    assertThat(answer.getRetired()).containsExactly(db.q("logs_p0"));
+    assertThat(answer.getArchivedTo()).isEqualTo(archive);
+    double skipped = METERS.counter("partwright.worker.skipped", "verdict", "Duplicate").count();
     kafka.send("*/" + db.q("logs"), command);
 
-    await().atMost(Duration.ofSeconds(60)).until(() -> kafka.outcomes(RolledBack.class).poll().stream()
-        .filter(r -> r.getIdempotencyKey().equals(command.getHeader().getIdempotencyKey())).count() == 2);
+    // the same key again is a duplicate in the log: skipped, not executed, not answered twice
+    await().atMost(Duration.ofSeconds(60)).until(() ->
+        METERS.counter("partwright.worker.skipped", "verdict", "Duplicate").count() == skipped + 1);
+    assertThat(answers.poll().stream()
+        .filter(r -> r.getIdempotencyKey().equals(command.getHeader().getIdempotencyKey()))).hasSize(1);
     try {
       assertThat(db.count("SELECT count(*) FROM " + archive + ".logs_p0")).isEqualTo(24);
       assertThat(db.rows("SELECT obj_description('" + archive + ".logs_p0'::regclass, 'pg_class')").get(0))
@@ -199,9 +208,9 @@ class RetentionTest {
       assertThat(worker.recovery().dropped()).isEmpty();
       RetirePartitions command = retire("*/" + db.q("traces"), null, db.q("traces_p0"));
       restarted.send("*/" + db.q("traces"), command);
-      RolledBack answer = restarted.outcomes(RolledBack.class).first(
+      Retired answer = restarted.outcomes(Retired.class).first(
           r -> r.getIdempotencyKey().equals(command.getHeader().getIdempotencyKey()), Duration.ofSeconds(60));
-      assertThat(answer.getDropped()).containsExactly(db.q("traces_p0"));
+      assertThat(answer.getRetired()).containsExactly(db.q("traces_p0"));
     }
     assertThat(db.count("SELECT count(*) FROM pg_class WHERE relname = 'traces_p0' AND relnamespace = '${s}'::regnamespace"))
         .isZero();
