@@ -23,9 +23,10 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 @Command(
     name = "demo",
@@ -47,25 +48,8 @@ final class DemoCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
-  @Option(names = "--db-url", paramLabel = "URL",
-      description = "Existing PostgreSQL (jdbc:postgresql://host:port/db?user=..&password=.. or postgresql://user:pass@host/db). Default: embedded PostgreSQL 17.")
-  String dbUrl;
-
-  @Option(names = "--db-user", paramLabel = "USER", description = "User, when not in the URL (or PARTWRIGHT_DB_USER).")
-  String dbUser;
-
-  @Option(names = "--db-password", paramLabel = "PASSWORD", description = "Password, when not in the URL (or PARTWRIGHT_DB_PASSWORD).")
-  String dbPassword;
-
-  @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
-      description = "Existing Kafka. Default: embedded Kafka 4 broker in KRaft mode.")
-  String bootstrapServers;
-
-  @Option(names = "--schema-registry-url", paramLabel = "URL",
-      description = {"Existing Confluent-compatible schema registry (Confluent, Apicurio .../apis/ccompat/v7, Karapace);",
-          "credentials from PARTWRIGHT_SCHEMA_REGISTRY_USER/_PASSWORD/_TOKEN. Default: PARTWRIGHT_SCHEMA_REGISTRY_URL,",
-          "else an embedded Apicurio Registry."})
-  String schemaRegistryUrl;
+  @Mixin
+  ConnectionOptions connection;
 
   @Option(names = "--output", paramLabel = "FORMAT", defaultValue = "text",
       description = "text or json (default: ${DEFAULT-VALUE}).")
@@ -99,17 +83,20 @@ final class DemoCommand implements Callable<Integer> {
     KafkaEndpoint kafka = null;
     PostgresEndpoint postgres = null;
     SchemaRegistryEndpoint registry = null;
-    String registryUrl = schemaRegistryUrl != null ? schemaRegistryUrl : System.getenv(SchemaRegistryConfig.URL_ENV);
+    String registryUrl = connection.schemaRegistryUrl != null ? connection.schemaRegistryUrl : System.getenv(SchemaRegistryConfig.URL_ENV);
     // the embedded registry is a child process that takes seconds to start: overlap it with Kafka's start
     CompletableFuture<SchemaRegistryEndpoint> registryStart = CompletableFuture.supplyAsync(() -> registryUrl == null
         ? EmbeddedSchemaRegistry.start(work.resolve("registry")) : ExternalSchemaRegistry.connect(registryUrl));
     try {
       try {
+        // absent options mean embedded servers here, not the environment's
+        String bootstrapServers = connection.bootstrapServers;
+        String dbUrl = connection.dbUrl;
         err.println(bootstrapServers == null ? "starting embedded Kafka (KRaft)..." : "connecting to Kafka at " + bootstrapServers + "...");
         kafka = bootstrapServers == null ? EmbeddedKafka.start(work.resolve("kafka")) : ExternalKafka.connect(bootstrapServers);
         err.println(dbUrl == null ? "starting embedded PostgreSQL..." : "connecting to PostgreSQL at " + Demo.redact(dbUrl) + "...");
         postgres = dbUrl == null ? EmbeddedPostgres.start(work.resolve("postgres"))
-            : ExternalPostgres.connect(dbUrl, dbUser, dbPassword);
+            : ExternalPostgres.connect(dbUrl, connection.dbUser, connection.dbPassword);
         err.println(registryUrl == null ? "starting embedded schema registry..." : "connecting to the schema registry...");
         registry = join(registryStart);
       } catch (ServerStartException e) {

@@ -43,6 +43,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -67,15 +68,8 @@ final class ManageCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
-  @Option(names = "--db-url", required = true, paramLabel = "URL",
-      description = "Target PostgreSQL: jdbc:postgresql://host:port/db?user=..&password=.. or postgresql://user:pass@host/db.")
-  String dbUrl;
-
-  @Option(names = "--db-user", paramLabel = "USER", description = "User, when not in the URL.")
-  String dbUser;
-
-  @Option(names = "--db-password", paramLabel = "PASSWORD", description = "Password, when not in the URL.")
-  String dbPassword;
+  @Mixin
+  ConnectionOptions connection;
 
   @ArgGroup(exclusive = true, multiplicity = "1")
   Action action;
@@ -121,13 +115,6 @@ final class ManageCommand implements Callable<Integer> {
     @Option(names = "--max-bytes", paramLabel = "N", description = "Quota: projected bytes per aggregate.")
     Long maxBytes;
 
-    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
-        description = "Also publish the policy to the policies topic for running topologies.")
-    String bootstrapServers;
-
-    @Option(names = "--schema-registry-url", paramLabel = "URL", description = Registry.OPTION_DESCRIPTION)
-    String schemaRegistryUrl;
-
     @Option(names = "--policies-topic", defaultValue = PlannerConfig.DEFAULT_POLICIES_TOPIC, paramLabel = "TOPIC",
         description = "Default: ${DEFAULT-VALUE}.")
     String policiesTopic;
@@ -146,9 +133,9 @@ final class ManageCommand implements Callable<Integer> {
     }
     ManagedTable policy = null;
     PartwrightSerdes serdes = null;
-    if (!action.list && action.register.bootstrapServers != null) {
+    if (!action.list && connection.bootstrapServers != null) {
       try {
-        serdes = Registry.serdes(action.register.schemaRegistryUrl);
+        serdes = Registry.serdes(connection.schemaRegistryUrl);
       } catch (IllegalArgumentException e) {
         err.println("partwright manage: " + e.getMessage());
         return ExitCodes.ERROR;
@@ -165,7 +152,7 @@ final class ManageCommand implements Callable<Integer> {
         return ExitCodes.ERROR;
       }
     }
-    try (Db db = Db.connect(dbUrl, dbUser, dbPassword, 2)) {
+    try (Db db = Db.connect(connection.requireDbUrl(), connection.dbUser, connection.dbPassword, 2)) {
       PolicyStore store = new PolicyStore(db.pool);
       if (action.list) {
         print(out, store.list());
@@ -177,8 +164,8 @@ final class ManageCommand implements Callable<Integer> {
         err.println("partwright manage: " + e.getMessage());
         return ExitCodes.INVARIANT_VIOLATED;
       }
-      if (action.register.bootstrapServers != null) {
-        publish(action.register.bootstrapServers, serdes, action.register.policiesTopic, policy);
+      if (connection.bootstrapServers != null) {
+        publish(connection.bootstrapServers, serdes, action.register.policiesTopic, policy);
       }
       print(out, List.of(policy));
       return ExitCodes.OK;

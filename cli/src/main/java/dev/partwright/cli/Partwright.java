@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
         "commands to the command store; workers apply them to PostgreSQL with low-lock DDL and",
         "publish boundary changes that routers in applications follow."},
     subcommands = {DemoCommand.class, ManageCommand.class, RotateCommand.class, ReplayCommand.class, RouteCommand.class,
+        RunCommand.class,
         CommandLine.HelpCommand.class})
 public final class Partwright {
 

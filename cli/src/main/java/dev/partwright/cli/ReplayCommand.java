@@ -48,6 +48,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -78,12 +79,8 @@ final class ReplayCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
-  @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
-      description = "Kafka holding the command log. Default: PARTWRIGHT_KAFKA_BOOTSTRAP.")
-  String bootstrapServers;
-
-  @Option(names = "--schema-registry-url", paramLabel = "URL", description = Registry.OPTION_DESCRIPTION)
-  String schemaRegistryUrl;
+  @Mixin
+  ConnectionOptions connection;
 
   @Option(names = "--commands-topic", paramLabel = "TOPIC", defaultValue = Topics.COMMANDS,
       description = "The command log (default: ${DEFAULT-VALUE}).")
@@ -117,16 +114,6 @@ final class ReplayCommand implements Callable<Integer> {
 
   @Option(names = "--republish-boundaries", description = "Re-publish PartitionAdded for every live partition (needs --db-url).")
   boolean republish;
-
-  @Option(names = "--db-url", paramLabel = "URL",
-      description = "PostgreSQL (jdbc:postgresql://host:port/db?user=..&password=.. or postgresql://user:pass@host/db). Default: PARTWRIGHT_DB_URL.")
-  String dbUrl;
-
-  @Option(names = "--db-user", paramLabel = "USER", description = "User, when not in the URL (or PARTWRIGHT_DB_USER).")
-  String dbUser;
-
-  @Option(names = "--db-password", paramLabel = "PASSWORD", description = "Password, when not in the URL (or PARTWRIGHT_DB_PASSWORD).")
-  String dbPassword;
 
   /** One way the catalog and PostgreSQL disagree. */
   record Difference(String kind, String table, String catalog, String database) {}
@@ -171,7 +158,7 @@ final class ReplayCommand implements Callable<Integer> {
     boolean needsDb = verify || republish;
     PartwrightSerdes serdes;
     try {
-      serdes = Registry.serdes(schemaRegistryUrl);
+      serdes = Registry.serdes(connection.schemaRegistryUrl);
     } catch (IllegalArgumentException e) {
       err.println("partwright replay: " + e.getMessage());
       return ExitCodes.ERROR;
@@ -179,9 +166,11 @@ final class ReplayCommand implements Callable<Integer> {
     ExternalKafka kafka;
     ExternalPostgres postgres = null;
     try {
-      kafka = bootstrapServers == null ? ExternalKafka.fromEnvironment() : ExternalKafka.connect(bootstrapServers);
+      kafka = connection.bootstrapServers == null ? ExternalKafka.fromEnvironment()
+          : ExternalKafka.connect(connection.bootstrapServers);
       if (needsDb) {
-        postgres = dbUrl == null ? ExternalPostgres.fromEnvironment() : ExternalPostgres.connect(dbUrl, dbUser, dbPassword);
+        postgres = connection.dbUrl == null ? ExternalPostgres.fromEnvironment()
+            : ExternalPostgres.connect(connection.dbUrl, connection.dbUser, connection.dbPassword);
       }
     } catch (ServerStartException e) {
       err.println("partwright replay: " + e.getMessage());

@@ -38,6 +38,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -64,26 +65,12 @@ final class RotateCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
+  @Mixin
+  ConnectionOptions connection;
+
   @Option(names = "--buffer-days", defaultValue = "30", paramLabel = "N",
       description = "Forward buffer, 1-366 days, for tables without their own (default: ${DEFAULT-VALUE}).")
   int bufferDays;
-
-  @Option(names = "--db-url", required = true, paramLabel = "URL",
-      description = "Target PostgreSQL: jdbc:postgresql://host:port/db?user=..&password=.. or postgresql://user:pass@host/db.")
-  String dbUrl;
-
-  @Option(names = "--db-user", paramLabel = "USER", description = "User, when not in the URL.")
-  String dbUser;
-
-  @Option(names = "--db-password", paramLabel = "PASSWORD", description = "Password, when not in the URL.")
-  String dbPassword;
-
-  @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
-      description = "Append each command and its outcome to the command log.")
-  String bootstrapServers;
-
-  @Option(names = "--schema-registry-url", paramLabel = "URL", description = Registry.OPTION_DESCRIPTION)
-  String schemaRegistryUrl;
 
   @Option(names = "--commands-topic", paramLabel = "TOPIC", description = "The command log (default: partwright.commands).")
   String commandsTopic;
@@ -135,10 +122,12 @@ final class RotateCommand implements Callable<Integer> {
       err.println("partwright rotate: --buffer-days must be between 1 and 366, not " + bufferDays);
       return ExitCodes.ERROR;
     }
+    String dbUrl = connection.requireDbUrl();
+    String bootstrapServers = connection.bootstrapServers;
     PartwrightSerdes serdes = null;
     if (bootstrapServers != null && !dryRun) {
       try {
-        serdes = Registry.serdes(schemaRegistryUrl);
+        serdes = Registry.serdes(connection.schemaRegistryUrl);
       } catch (IllegalArgumentException e) {
         err.println("partwright rotate: " + e.getMessage());
         return ExitCodes.ERROR;
@@ -146,8 +135,9 @@ final class RotateCommand implements Callable<Integer> {
     }
     Instant now = Instant.now().truncatedTo(ChronoUnit.MICROS);
     List<TableReport> reports = new ArrayList<>();
-    try (ManageCommand.Db db = ManageCommand.Db.connect(dbUrl, dbUser, dbPassword, 4);
-         CommandStore log = bootstrapServers == null || dryRun ? null : new CommandStore(storeConfig(serdes))) {
+    try (ManageCommand.Db db = ManageCommand.Db.connect(dbUrl, connection.dbUser, connection.dbPassword, 4);
+         CommandStore log = bootstrapServers == null || dryRun ? null
+             : new CommandStore(storeConfig(bootstrapServers, serdes))) {
       PartitionProvisioner provisioner = new PartitionProvisioner(db.pool, PartitionProvisioner.Limits.defaults(), worker());
       if (!dryRun) {
         provisioner.prepare();
@@ -366,7 +356,7 @@ final class RotateCommand implements Callable<Integer> {
         .setEntry(entry).build());
   }
 
-  private CommandStoreConfig storeConfig(PartwrightSerdes serdes) {
+  private CommandStoreConfig storeConfig(String bootstrapServers, PartwrightSerdes serdes) {
     CommandStoreConfig defaults = CommandStoreConfig.singleBroker(bootstrapServers, serdes);
     if (commandsTopic == null) {
       return defaults;

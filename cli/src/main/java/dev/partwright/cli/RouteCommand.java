@@ -31,6 +31,7 @@ import java.util.concurrent.Callable;
 import javax.sql.DataSource;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -56,18 +57,11 @@ final class RouteCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
+  @Mixin
+  ConnectionOptions connection;
+
   @Option(names = "--table", required = true, paramLabel = "SCHEMA.TABLE", description = "The partitioned table.")
   String table;
-
-  @Option(names = "--db-url", required = true, paramLabel = "URL",
-      description = "PostgreSQL (jdbc:postgresql://host:port/db?user=..&password=.. or postgresql://user:pass@host/db).")
-  String dbUrl;
-
-  @Option(names = "--db-user", paramLabel = "USER", description = "User, when not in the URL (or PARTWRIGHT_DB_USER).")
-  String dbUser;
-
-  @Option(names = "--db-password", paramLabel = "PASSWORD", description = "Password, when not in the URL (or PARTWRIGHT_DB_PASSWORD).")
-  String dbPassword;
 
   static final class Rows {
     @Option(names = "--value", paramLabel = "COLUMN=VALUE", description = "A key column's value (repeat for each column of one row).")
@@ -85,12 +79,6 @@ final class RouteCommand implements Callable<Integer> {
 
   @Option(names = "--output", paramLabel = "FORMAT", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE}).")
   String output;
-
-  @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "Read boundaries from the boundary topic instead of the catalog.")
-  String bootstrapServers;
-
-  @Option(names = "--schema-registry-url", paramLabel = "URL", description = Registry.OPTION_DESCRIPTION)
-  String schemaRegistryUrl;
 
   @Option(names = "--topic", paramLabel = "TOPIC", defaultValue = Topics.BOUNDARIES, description = "Boundary topic (default: ${DEFAULT-VALUE}).")
   String topic;
@@ -118,7 +106,7 @@ final class RouteCommand implements Callable<Integer> {
     }
     ExternalPostgres db;
     try {
-      db = ExternalPostgres.connect(dbUrl, dbUser, dbPassword);
+      db = ExternalPostgres.connect(connection.requireDbUrl(), connection.dbUser, connection.dbPassword);
     } catch (ServerStartException e) {
       err.println("partwright route: " + e.getMessage());
       return ExitCodes.UNAVAILABLE;
@@ -140,21 +128,21 @@ final class RouteCommand implements Callable<Integer> {
           }
         }
         PartitionRouter router = new PartitionRouter();
-        if (bootstrapServers != null) {
+        if (connection.bootstrapServers != null) {
           dev.partwright.schemas.PartwrightSerdes serdes;
           try {
-            serdes = Registry.serdes(schemaRegistryUrl);
+            serdes = Registry.serdes(connection.schemaRegistryUrl);
           } catch (IllegalArgumentException e) {
             err.println("partwright route: " + e.getMessage());
             return ExitCodes.ERROR;
           }
-          try (BoundaryFollower follower = BoundaryFollower.follow(router, bootstrapServers, serdes, topic)) {
+          try (BoundaryFollower follower = BoundaryFollower.follow(router, connection.bootstrapServers, serdes, topic)) {
             if (!follower.awaitCaughtUp(Duration.ofSeconds(timeoutSeconds))) {
-              err.println("partwright route: did not read " + topic + " at " + bootstrapServers + " within " + timeoutSeconds + " s");
+              err.println("partwright route: did not read " + topic + " at " + connection.bootstrapServers + " within " + timeoutSeconds + " s");
               return ExitCodes.UNAVAILABLE;
             }
           } catch (org.apache.kafka.common.KafkaException e) {
-            err.println("partwright route: cannot read " + topic + " at " + bootstrapServers + ": " + e.getMessage());
+            err.println("partwright route: cannot read " + topic + " at " + connection.bootstrapServers + ": " + e.getMessage());
             return ExitCodes.UNAVAILABLE;
           }
         } else {

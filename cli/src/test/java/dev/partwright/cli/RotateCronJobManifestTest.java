@@ -42,7 +42,7 @@ class RotateCronJobManifestTest {
     RotateCommand rotate = new RotateCommand();
     new CommandLine(rotate).parseArgs(args.subList(1, args.size()).toArray(String[]::new));
     assertThat(rotate.bufferDays).isEqualTo(30);
-    assertThat(rotate.dbUrl).isEqualTo("jdbc:postgresql://db/app");
+    assertThat(rotate.connection.dbUrl).isEqualTo("jdbc:postgresql://db/app");
     assertThat(rotate.dryRun).isFalse();
   }
 }

@@ -76,6 +76,23 @@ class PartitionCatalogTest {
   }
 
   @Test
+  void aRejectedAnsweringAConflictIsRecordedWithoutEffectButAnAnswerToNothingIsRefused() {
+    apply(expecting(provision(A, "k1", 0), 0));
+    apply(expecting(provision(A, "k2", 1), 0)); // stale: a conflict
+
+    // what the worker answers a command it skipped: the history shows both, nothing else changes
+    assertThat(apply(rejected("k2"))).isEqualTo(new PartitionCatalog.Duplicate(1, 1));
+    PartitionCatalog.Aggregate a = catalog.aggregate(A).orElseThrow();
+    assertThat(a.version()).isEqualTo(1);
+    assertThat(a.pending()).extracting(p -> PartitionCatalog.keyOf(p.getCommand())).containsExactly("k1");
+    assertThat(a.history()).extracting(h -> h.getKind() + " " + h.getIdempotencyKey() + " " + h.getVerdict())
+        .containsExactly("PROVISION_PARTITIONS k1 APPLIED", "PROVISION_PARTITIONS k2 VERSION_CONFLICT",
+            "REJECTED k2 VERSION_CONFLICT");
+    // a Rejected for a key the aggregate never saw is still broken order
+    assertThat(apply(rejected("k9"))).isInstanceOf(PartitionCatalog.Refused.class);
+  }
+
+  @Test
   void outcomesEndOrKeepCommandsAndRollbacksDropPartitions() {
     apply(provision(A, "k1", 0));
     apply(provision(A, "k2", 1));
