@@ -4,6 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.partwright.commandstore.CatalogReplay;
+import dev.partwright.commandstore.CommandStoreConfig;
+import dev.partwright.commandstore.CommandTopics;
+import dev.partwright.commandstore.PartitionCatalog;
+import dev.partwright.embedded.Servers;
+import dev.partwright.schemas.AggregateId;
+import dev.partwright.schemas.HistoryEntry;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
@@ -15,8 +22,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CyclicBarrier;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -64,6 +74,30 @@ class RotateCommandTest {
       }
     }
     return names;
+  }
+
+  /** A command log of this test's own, on the shared broker. */
+  private static CommandStoreConfig commandLog() {
+    String bootstrap = Servers.kafka().bootstrapServers();
+    CommandStoreConfig config = CommandStoreConfig.singleBroker(bootstrap)
+        .withTopicPrefix("rotate" + UUID.randomUUID().toString().substring(0, 8));
+    try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+      CommandTopics.ensure(admin, config);
+    }
+    return config;
+  }
+
+  /** The history of public.events in the log, each entry as "KIND key VERDICT", and no dead letters. */
+  private static List<String> history(CommandStoreConfig log) {
+    CatalogReplay.Result replay = CatalogReplay.fromZero(log, CatalogReplay.Progress.NONE);
+    assertThat(replay.deadLetters()).isEmpty();
+    PartitionCatalog.Aggregate events = replay.catalog().aggregate(AggregateId.shared("public", "events")).orElseThrow();
+    assertThat(events.pending()).isEmpty();
+    List<String> out = new ArrayList<>();
+    for (HistoryEntry h : events.history()) {
+      out.add(h.getKind() + " " + h.getVerdict());
+    }
+    return out;
   }
 
   /** Everything PostgreSQL knows about relations: what a dry run must leave as it was. */
@@ -148,14 +182,18 @@ class RotateCommandTest {
   @Test
   void aRotationOverQuotaIsNotExecutedAndExitsOne() throws Exception {
     manage("--max-partitions", "10");
+    CommandStoreConfig log = commandLog();
 
-    ManageCommandTest.Run r = rotate("--buffer-days", "30", "--output", "json");
+    ManageCommandTest.Run r = rotate("--buffer-days", "30", "--output", "json",
+        "--bootstrap-servers", log.bootstrapServers(), "--commands-topic", log.commandsTopic());
 
     assertThat(r.exit()).isEqualTo(ExitCodes.INVARIANT_VIOLATED);
     JsonNode table = new ObjectMapper().readTree(r.out()).get("tables").get(0);
     assertThat(table.get("verdict").asText()).isEqualTo("REJECTED");
     assertThat(table.get("reason").asText()).contains("over the table quota of 10");
     assertThat(partitions()).isEmpty();
+    // the log is well-formed: the refused command, then its answer
+    assertThat(history(log)).containsExactly("PROVISION_PARTITIONS APPLIED", "REJECTED APPLIED");
   }
 
   @Test
@@ -167,8 +205,10 @@ class RotateCommandTest {
           + DAY.format(day) + " 00:00+00') TO ('" + DAY.format(day.plus(Duration.ofDays(1))) + " 00:00+00')");
     }
     manage("--retention-days", "9");
+    CommandStoreConfig log = commandLog();
 
-    ManageCommandTest.Run r = rotate("--buffer-days", "2", "--output", "json");
+    ManageCommandTest.Run r = rotate("--buffer-days", "2", "--output", "json",
+        "--bootstrap-servers", log.bootstrapServers(), "--commands-topic", log.commandsTopic());
 
     assertThat(r.exit()).as(r.out() + r.err()).isZero();
     JsonNode table = new ObjectMapper().readTree(r.out()).get("tables").get(0);
@@ -180,6 +220,12 @@ class RotateCommandTest {
       expected.add("events_p" + DAY.format(today.plus(Duration.ofDays(d))).replace("-", ""));
     }
     assertThat(partitions()).as("contiguous from the oldest kept partition").containsExactlyElementsOf(expected);
+    // each command answered in the log, and the retired partition is gone from the catalog too
+    assertThat(history(log)).containsExactly("PROVISION_PARTITIONS APPLIED", "PROVISIONED APPLIED",
+        "RETIRE_PARTITIONS APPLIED", "RETIRED APPLIED");
+    String retired = "public.events_p" + DAY.format(today.minus(Duration.ofDays(10))).replace("-", "");
+    assertThat(CatalogReplay.fromZero(log, CatalogReplay.Progress.NONE).catalog()
+        .aggregate(AggregateId.shared("public", "events")).orElseThrow().partitions()).doesNotContainKey(retired);
   }
 
   @Test
