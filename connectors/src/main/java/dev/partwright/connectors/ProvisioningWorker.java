@@ -52,6 +52,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -211,11 +212,12 @@ public final class ProvisioningWorker implements AutoCloseable {
       }
     } catch (WakeupException e) {
       // close() asked us to stop
-    } catch (ProducerFencedException e) {
-      LOG.error("worker {} was fenced by a newer instance with the same transactional id; stopping", config.workerId());
-      failure = e;
     } catch (Throwable e) {
-      LOG.error("worker {} stopped on an unexpected error", config.workerId(), e);
+      if (fenced(e)) {
+        LOG.error("worker {} was fenced by a newer instance with the same transactional id; stopping", config.workerId());
+      } else {
+        LOG.error("worker {} stopped on an unexpected error", config.workerId(), e);
+      }
       failure = e;
     } finally {
       fold.close();
@@ -234,6 +236,16 @@ public final class ProvisioningWorker implements AutoCloseable {
         : commands + ".snapshots";
     return new CommandStoreConfig(config.bootstrapServers(), commands, config.boundariesTopic(), 1, (short) 1, 1,
         snapshots, config.deadLetterTopic(), serdes);
+  }
+
+  /** Whether a producer error means a newer instance took over (the client sometimes wraps it). */
+  private static boolean fenced(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof ProducerFencedException || t instanceof InvalidProducerEpochException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void refreshMonitor() {
