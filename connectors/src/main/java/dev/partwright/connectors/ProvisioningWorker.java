@@ -3,6 +3,7 @@ package dev.partwright.connectors;
 import dev.partwright.commandstore.CommandStoreConfig;
 import dev.partwright.commandstore.ConsumerCatalog;
 import dev.partwright.commandstore.PartitionCatalog;
+import dev.partwright.commandstore.SnapshotWriter;
 import dev.partwright.connectors.postgres.InvalidIdentifierException;
 import dev.partwright.connectors.postgres.PartitionProvisioner;
 import dev.partwright.connectors.postgres.ProvisioningException;
@@ -346,7 +347,7 @@ public final class ProvisioningWorker implements AutoCloseable {
     String source = record.topic() + "-" + record.partition() + "@" + record.offset();
     ProducerRecord<String, byte[]> dead = new ProducerRecord<>(config.deadLetterTopic(), record.key(), record.value());
     dead.headers().add(Topics.REASON_HEADER, (reason + " at " + source).getBytes(StandardCharsets.UTF_8));
-    dead.headers().add("partwright.source", source.getBytes(StandardCharsets.UTF_8));
+    dead.headers().add(SnapshotWriter.SOURCE_HEADER, source.getBytes(StandardCharsets.UTF_8));
     return dead;
   }
 

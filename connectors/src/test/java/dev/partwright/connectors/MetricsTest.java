@@ -54,7 +54,7 @@ class MetricsTest {
     try (WorkerFixture kafka = new WorkerFixture("metrics")) {
       kafka.start(kafka.config(TestSchema.fastLimits()), db.provisioner(), meters);
       kafka.send("*/" + db.q("events"), day(0));
-      kafka.send("*/" + db.q("events"), provision("*/" + db.q("missing"),
+      kafka.send("*/" + db.q("missing"), provision("*/" + db.q("missing"),
           spec(db.q("missing"), db.name, "missing_p0", time(DAY0, DAY0.plusSeconds(60)))));
 
       kafka.outcomes(Provisioned.class).first(p -> true, Duration.ofSeconds(60));
