@@ -54,7 +54,7 @@ abstract class LongRunningCommand implements Callable<Integer> {
   int metricsPort;
 
   @Option(names = "--topic-prefix", paramLabel = "PREFIX", defaultValue = "${env:PARTWRIGHT_TOPIC_PREFIX}",
-      description = "Prefix every topic name with PREFIX. — an isolated pipeline on a shared cluster"
+      description = "Prefix every topic name with PREFIX and a dot: an isolated pipeline on a shared cluster"
           + " (env PARTWRIGHT_TOPIC_PREFIX).")
   String topicPrefix;
 

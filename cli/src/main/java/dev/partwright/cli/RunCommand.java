@@ -10,12 +10,15 @@ import picocli.CommandLine.Spec;
     name = "run",
     mixinStandardHelpOptions = true,
     description = {
-        "Runs one stage of the pipeline as a long-running process — what the Kubernetes Deployments in",
-        "deploy/kubernetes start. Each logs when it starts and stops, serves Prometheus metrics on",
-        "--metrics-port, and stops cleanly on SIGTERM.",
+        "Runs one stage of the pipeline as a long-running process.",
         "",
-        "Exit codes: 0 stopped when asked; 2 bad arguments, or the component stopped on an error;",
-        "3 a server (Kafka, PostgreSQL, Redis) unreachable at start."},
+        "What the Kubernetes Deployments in deploy/kubernetes start. Each logs when",
+        "it starts and stops, serves Prometheus metrics on --metrics-port, and",
+        "stops cleanly on SIGTERM.",
+        "",
+        "Exit codes: 0 stopped when asked; 2 bad arguments, or the component",
+        "stopped on an error; 3 a server (Kafka, PostgreSQL, Redis) unreachable",
+        "at start."},
     subcommands = {RunTopologyCommand.class, RunWorkerCommand.class, RunRegistrySinkCommand.class,
         RunSnapshotsCommand.class})
 final class RunCommand implements Callable<Integer> {

@@ -19,13 +19,17 @@ import redis.clients.jedis.RedisClient;
     mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
-        "The Redis registry sink: follows the boundary topic into Redis, so services that do not read",
-        "Kafka see the same partition boundaries (a hash per root table, a version, an invalidation",
-        "channel). Instances share the topic as a consumer group; offsets are committed after Redis",
-        "applied the changes, and a re-delivered change is a no-op.",
+        "The Redis registry sink: partition boundaries into Redis.",
         "",
-        "Required: --bootstrap-servers (or PARTWRIGHT_KAFKA_BOOTSTRAP), --redis-url (or",
-        "PARTWRIGHT_REDIS_URL). Exit codes: 0 stopped; 2 bad arguments; 3 Kafka or Redis unreachable."})
+        "Follows the boundary topic into Redis, so services that do not read Kafka",
+        "see the same boundaries (a hash per root table, a version, an",
+        "invalidation channel). Instances share the topic as a consumer group;",
+        "offsets are committed after Redis applied the changes, and a re-delivered",
+        "change is a no-op.",
+        "",
+        "Required: --bootstrap-servers (or PARTWRIGHT_KAFKA_BOOTSTRAP),",
+        "--redis-url (or PARTWRIGHT_REDIS_URL).",
+        "Exit codes: 0 stopped; 2 bad arguments; 3 Kafka or Redis unreachable."})
 final class RunRegistrySinkCommand extends LongRunningCommand {
 
   @Option(names = "--redis-url", paramLabel = "URL", defaultValue = "${env:PARTWRIGHT_REDIS_URL:-${env:REDIS_URL}}",

@@ -16,15 +16,18 @@ import picocli.CommandLine.ParameterException;
     mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
-        "The snapshot writer: follows the command log, keeps the catalog, and writes a snapshot of each",
-        "partition that moved to the compacted snapshots topic every --snapshot-interval or every",
-        "--snapshot-records records, whichever comes first; replay then reads only the tail after it.",
-        "Records the log refuses go to the commands dead-letter topic with the reason, in the same",
-        "transaction as the snapshot covering them. One instance is enough; a second with the same",
-        "--instance-id fences the first.",
+        "The snapshot writer: catalog snapshots, so replay reads only the tail.",
         "",
-        "Required: --bootstrap-servers (or PARTWRIGHT_KAFKA_BOOTSTRAP). Exit codes: 0 stopped; 2 bad",
-        "arguments, or the writer stopped on an error (fenced); 3 Kafka unreachable."})
+        "Follows the command log, keeps the catalog, and writes a snapshot of each",
+        "partition that moved to the compacted snapshots topic every",
+        "--snapshot-interval or --snapshot-records records, whichever comes first.",
+        "Records the log refuses go to the commands dead-letter topic with the",
+        "reason, in the transaction of the snapshot covering them. One instance is",
+        "enough; a second with the same --instance-id fences the first.",
+        "",
+        "Required: --bootstrap-servers (or PARTWRIGHT_KAFKA_BOOTSTRAP).",
+        "Exit codes: 0 stopped; 2 bad arguments, or the writer stopped on an error",
+        "(fenced); 3 Kafka unreachable."})
 final class RunSnapshotsCommand extends LongRunningCommand {
 
   @Option(names = "--snapshot-interval", paramLabel = "DURATION", converter = Durations.class,

@@ -28,14 +28,17 @@ import picocli.CommandLine.ParameterException;
     mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
-        "The demand topology (Kafka Streams): reads the ingestion topic, keeps windowed demand per",
-        "aggregate, and appends ProvisionPartitions commands to the command log ahead of the writes.",
-        "Managed tables come from the policies topic (partwright manage --bootstrap-servers).",
-        "Instances share the work by partitions of the ingestion topic; state lives in --state-dir.",
+        "The demand topology (Kafka Streams): ingestion events in, commands out.",
         "",
-        "Required: --bootstrap-servers (or PARTWRIGHT_KAFKA_BOOTSTRAP). Stops on SIGTERM, leaving its",
-        "group at once. Exit codes: 0 stopped; 2 bad arguments, or the topology stopped on an error;",
-        "3 Kafka unreachable."})
+        "Reads the ingestion topic, keeps windowed demand per aggregate, and",
+        "appends ProvisionPartitions commands to the command log ahead of the",
+        "writes. Managed tables come from the policies topic (partwright manage",
+        "--bootstrap-servers). Instances share the work by partitions of the",
+        "ingestion topic; state stores live in --state-dir.",
+        "",
+        "Required: --bootstrap-servers (or PARTWRIGHT_KAFKA_BOOTSTRAP). Stops on",
+        "SIGTERM, leaving its group at once. Exit codes: 0 stopped; 2 bad",
+        "arguments, or the topology stopped on an error; 3 Kafka unreachable."})
 final class RunTopologyCommand extends LongRunningCommand {
 
   private static final Logger LOG = LoggerFactory.getLogger(RunTopologyCommand.class);

@@ -17,15 +17,20 @@ import picocli.CommandLine.ParameterException;
     mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
-        "The provisioning worker: applies the commands of the command log to PostgreSQL (low-lock DDL,",
-        "verification, audit) and commits each outcome, its boundary changes and the consumed offset in",
-        "one Kafka transaction. Workers share the log's partitions as a consumer group; each needs a",
-        "stable, unique --worker-id (its transactional id: a restarted instance fences its predecessor).",
-        "Commands the log does not apply (stale version, duplicate key) are never executed.",
+        "The provisioning worker: applies the command log to PostgreSQL.",
         "",
-        "Required: --db-url (or DB_URL), --bootstrap-servers (or PARTWRIGHT_KAFKA_BOOTSTRAP).",
-        "Stops on SIGTERM after the command at hand. Exit codes: 0 stopped; 2 bad arguments, or the",
-        "worker stopped on an error (e.g. fenced by a newer instance); 3 PostgreSQL or Kafka unreachable."})
+        "Applies each command of partwright.commands with low-lock DDL, verifies",
+        "it, audits it, and commits the outcome, its boundary changes and the",
+        "consumed offset in one Kafka transaction. Workers share the log's",
+        "partitions as a consumer group; each needs a stable, unique --worker-id",
+        "(its transactional id: a restarted instance fences its predecessor).",
+        "Commands the log does not apply (a stale expected version, a repeated",
+        "idempotency key) are never executed.",
+        "",
+        "Required: --db-url (or DB_URL), --bootstrap-servers (or",
+        "PARTWRIGHT_KAFKA_BOOTSTRAP). Stops on SIGTERM after the command at hand.",
+        "Exit codes: 0 stopped; 2 bad arguments, or the worker stopped on an error",
+        "(e.g. fenced by a newer instance); 3 PostgreSQL or Kafka unreachable."})
 final class RunWorkerCommand extends LongRunningCommand {
 
   @Option(names = "--worker-id", paramLabel = "ID", defaultValue = "${env:PARTWRIGHT_WORKER_ID:-${env:HOSTNAME}}",
