@@ -80,6 +80,7 @@ abstract class LongRunningCommand implements Callable<Integer> {
 
   private final CountDownLatch stopRequested = new CountDownLatch(1);
   private final CountDownLatch stopped = new CountDownLatch(1);
+  private volatile int exitCode = ExitCodes.OK;
   private volatile MetricsEndpoint endpoint;
 
   /** A started component. */
@@ -136,7 +137,10 @@ abstract class LongRunningCommand implements Callable<Integer> {
       LOG.info("partwright run {}: shutdown requested (SIGTERM), stopping", component());
       stopRequested.countDown();
       try {
-        stopped.await(SHUTDOWN_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        if (stopped.await(SHUTDOWN_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+          // the component is closed: exit with its code (0), not the JVM's 143 for a signal
+          Runtime.getRuntime().halt(exitCode);
+        }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
@@ -167,6 +171,7 @@ abstract class LongRunningCommand implements Callable<Integer> {
         }
         meters.close();
         LOG.info("partwright run {} stopped (exit {})", component(), exit);
+        exitCode = exit;
         stopped.countDown();
         try {
           Runtime.getRuntime().removeShutdownHook(hook);
