@@ -79,7 +79,7 @@ class RotateCommandTest {
   /** A command log of this test's own, on the shared broker. */
   private static CommandStoreConfig commandLog() {
     String bootstrap = Servers.kafka().bootstrapServers();
-    CommandStoreConfig config = CommandStoreConfig.singleBroker(bootstrap)
+    CommandStoreConfig config = CommandStoreConfig.singleBroker(bootstrap, TestSerdes.get())
         .withTopicPrefix("rotate" + UUID.randomUUID().toString().substring(0, 8));
     try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
       CommandTopics.ensure(admin, config);
@@ -185,7 +185,8 @@ class RotateCommandTest {
     CommandStoreConfig log = commandLog();
 
     ManageCommandTest.Run r = rotate("--buffer-days", "30", "--output", "json",
-        "--bootstrap-servers", log.bootstrapServers(), "--commands-topic", log.commandsTopic());
+        "--bootstrap-servers", log.bootstrapServers(), "--commands-topic", log.commandsTopic(),
+        "--schema-registry-url", TestSerdes.url());
 
     assertThat(r.exit()).isEqualTo(ExitCodes.INVARIANT_VIOLATED);
     JsonNode table = new ObjectMapper().readTree(r.out()).get("tables").get(0);
@@ -208,7 +209,8 @@ class RotateCommandTest {
     CommandStoreConfig log = commandLog();
 
     ManageCommandTest.Run r = rotate("--buffer-days", "2", "--output", "json",
-        "--bootstrap-servers", log.bootstrapServers(), "--commands-topic", log.commandsTopic());
+        "--bootstrap-servers", log.bootstrapServers(), "--commands-topic", log.commandsTopic(),
+        "--schema-registry-url", TestSerdes.url());
 
     assertThat(r.exit()).as(r.out() + r.err()).isZero();
     JsonNode table = new ObjectMapper().readTree(r.out()).get("tables").get(0);

@@ -12,7 +12,6 @@ import dev.partwright.embedded.KafkaEndpoint;
 import dev.partwright.embedded.PostgresEndpoint;
 import dev.partwright.embedded.Servers;
 import dev.partwright.schemas.AggregateId;
-import dev.partwright.schemas.AvroSerde;
 import dev.partwright.schemas.BoundaryChange;
 import dev.partwright.schemas.Bounds;
 import dev.partwright.schemas.CommandHeader;
@@ -101,10 +100,12 @@ class RunCommandTest {
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     CommandLine cli = new CommandLine(command);
     cli.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));
+    String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(args),
+        java.util.stream.Stream.of("--schema-registry-url", TestSerdes.url())).toArray(String[]::new);
     CompletableFuture<Integer> exit = new CompletableFuture<>();
     Thread t = new Thread(() -> {
       try {
-        exit.complete(cli.execute(args));
+        exit.complete(cli.execute(all));
       } catch (Throwable e) {
         exit.completeExceptionally(e);
       }
@@ -119,7 +120,7 @@ class RunCommandTest {
   }
 
   private static CommandStoreConfig store(String prefix) {
-    return CommandStoreConfig.singleBroker(kafka.bootstrapServers()).withTopicPrefix(prefix);
+    return CommandStoreConfig.singleBroker(kafka.bootstrapServers(), TestSerdes.get()).withTopicPrefix(prefix);
   }
 
   private static int freePort() throws Exception {
@@ -247,8 +248,8 @@ class RunCommandTest {
       ManagedTablePolicy policy = ManagedTablePolicy.newBuilder().setSchemaName("run_it").setTable("orders")
           .setStrategy("range").setColumn("created_at").setInterval("day").setBufferDays(3).setRegisteredAt(now).build();
       producer.send(new ProducerRecord<>(policies, "run_it.orders",
-          AvroSerde.of(ManagedTablePolicy.class).encode(policies, policy))).get();
-      byte[] event = AvroSerde.of(IngestionEvent.class).encode(ingestion, IngestionEvent.newBuilder().setTenant("acme")
+          TestSerdes.get().serde(ManagedTablePolicy.class).encode(policies, policy))).get();
+      byte[] event = TestSerdes.get().serde(IngestionEvent.class).encode(ingestion, IngestionEvent.newBuilder().setTenant("acme")
           .setSchemaName("run_it").setTable("orders").setEventTime(now).build());
       // until the topology has learned the policy, an event for the table is dead-lettered: send until one is planned
       await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofSeconds(1)).until(() -> {
@@ -283,7 +284,7 @@ class RunCommandTest {
       try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(
           ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()), new StringSerializer(), new ByteArraySerializer())) {
         producer.send(new ProducerRecord<>(boundaries, "run_it.events",
-            AvroSerde.of(BoundaryChange.class).encode(boundaries, change))).get();
+            TestSerdes.get().serde(BoundaryChange.class).encode(boundaries, change))).get();
       }
 
       String key = dev.partwright.connectors.registry.RedisRegistry.partitionsKey(prefix, "run_it.events");
@@ -318,7 +319,7 @@ class RunCommandTest {
     CommandLine unreachable = Partwright.commandLine();
     unreachable.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));
     assertThat(unreachable.execute("run", "snapshots", "--bootstrap-servers", "127.0.0.1:1", "--startup-timeout", "1s",
-        "--metrics-port", "0")).isEqualTo(ExitCodes.UNAVAILABLE);
+        "--metrics-port", "0", "--schema-registry-url", TestSerdes.url())).isEqualTo(ExitCodes.UNAVAILABLE);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("127.0.0.1:1");
   }
 }

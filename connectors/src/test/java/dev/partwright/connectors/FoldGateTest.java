@@ -101,7 +101,7 @@ class FoldGateTest {
 
     // replay reports the dead letter and goes on; the history has the conflict and its answer
     CommandStoreConfig store = new CommandStoreConfig(Servers.kafka().bootstrapServers(), kafka.commands,
-        kafka.boundaries, 2, (short) 1, 1, "snapshots." + kafka.commands, kafka.deadLetters);
+        kafka.boundaries, 2, (short) 1, 1, "snapshots." + kafka.commands, kafka.deadLetters, WorkerFixture.serdes());
     CatalogReplay.Result replay = CatalogReplay.fromZero(store, CatalogReplay.Progress.NONE);
     assertThat(replay.deadLetters()).extracting(DeadLetter::reason).singleElement().asString().contains(unknownKey);
     var events = replay.catalog().aggregate(AggregateId.parse(aggregate)).orElseThrow();
