@@ -46,6 +46,8 @@ class RunManifestsTest {
     assertThat(yaml).contains("prometheus.io/port: \"9404\"").contains("containerPort: 9404");
     // the topic layout comes from the shared ConfigMap, so every process checks the same one
     assertThat(yaml).contains("key: topic.partitions").contains("key: topic.replication-factor");
+    // every pipeline topic is in the registry's wire format
+    assertThat(yaml).contains("name: PARTWRIGHT_SCHEMA_REGISTRY_URL");
   }
 
   /** The container's {@code args: [...]}, in flow style, possibly over several lines. */
