@@ -9,8 +9,13 @@ import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
@@ -86,6 +91,8 @@ final class RunTopologyCommand extends LongRunningCommand {
     CommandStoreConfig store = commandStore(kafka, serdes);
     try (Admin admin = Admin.create(adminProperties(kafka))) {
       DemandTopology.ensureTopics(admin, planner, store.partitions(), store.replicationFactor());
+      // the global policies store dies at start on a topic the broker does not list yet (just created)
+      awaitTopics(admin, List.of(planner.ingestionTopic(), planner.policiesTopic(), store.commandsTopic()));
     }
     Properties props = DemandTopology.streamsProperties(kafka, applicationId, planner);
     props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
@@ -121,6 +128,26 @@ final class RunTopologyCommand extends LongRunningCommand {
         streamsMetrics.close();
       }
     };
+  }
+
+  /** Waits until the broker describes every topic, within the startup timeout. */
+  private void awaitTopics(Admin admin, List<String> topics) throws ManageCommand.Db.UnreachableException {
+    long deadline = System.nanoTime() + startupTimeout.toNanos();
+    while (true) {
+      try {
+        admin.describeTopics(topics).allTopicNames().get(startupTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        return;
+      } catch (ExecutionException | TimeoutException e) {
+        if (System.nanoTime() > deadline) {
+          throw new ManageCommand.Db.UnreachableException("topics " + topics + " not visible on the broker within "
+              + startupTimeout.toSeconds() + " s: " + (e.getCause() == null ? e : e.getCause()));
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new ManageCommand.Db.UnreachableException("interrupted while waiting for topics " + topics);
+      }
+      LockSupport.parkNanos(Duration.ofMillis(100).toNanos()); // metadata propagates within milliseconds
+    }
   }
 
   /** The running Kafka Streams instance, once started (tests). */

@@ -236,8 +236,9 @@ class RunCommandTest {
     Started<RunTopologyCommand> topology = start(new RunTopologyCommand(), "--bootstrap-servers",
         kafka.bootstrapServers(), "--topic-prefix", prefix, "--application-id", prefix + "-demand",
         "--state-dir", java.nio.file.Files.createTempDirectory("run-topology").toString(), "--metrics-port", "0");
-    await().atMost(Duration.ofSeconds(90)).until(() -> topology.command().streams() != null
+    await().atMost(Duration.ofSeconds(90)).until(() -> topology.exit().isDone() || topology.command().streams() != null
         && topology.command().streams().state() == KafkaStreams.State.RUNNING);
+    assertThat(topology.exit()).as(topology.err().toString()).isNotDone();
 
     String policies = prefix + "." + PlannerConfig.DEFAULT_POLICIES_TOPIC;
     String ingestion = prefix + "." + Topics.INGESTION;
