@@ -61,7 +61,8 @@ public final class PartitionRouter {
   }
 
   private final WhenUncovered whenUncovered;
-  private volatile Map<String, Level> levels = Map.of();
+  // always a HashMap, so the read path's Map.get stays monomorphic
+  private volatile Map<String, Level> levels = new HashMap<>();
   private final Map<String, TableDef> defs = new HashMap<>();
   private final Map<String, String> parentOf = new HashMap<>();
   private final Map<String, Long> versions = new HashMap<>();
@@ -318,10 +319,11 @@ public final class PartitionRouter {
   public String resolve(String table, Object value) {
     Map<String, Level> snapshot = levels;
     if (value != null && snapshot.get(table) instanceof LongRangeLevel r) {
-      // the hot path: one binary search, no allocation
-      int i = r.find(r.column().toLong(value));
-      if (i >= 0 && !r.partitioned[i] && (i != r.defaultIndex || whenUncovered == WhenUncovered.USE_DEFAULT_PARTITION)) {
-        return r.children[i];
+      // the hot path: a bucket index and one or two compares, no allocation; anything unusual
+      // (DEFAULT, a sub-partitioned partition, an uncovered value) takes the general path below
+      String leaf = r.leaf(r.column().toLong(value));
+      if (leaf != null) {
+        return leaf;
       }
     }
     return resolve(snapshot, table, new Positional(new Object[] {value}));
