@@ -6,6 +6,7 @@ import dev.partwright.schemas.PartitionAdded;
 import dev.partwright.schemas.PartitionKey;
 import dev.partwright.schemas.PartitionReplaced;
 import dev.partwright.schemas.PartitionRetired;
+import dev.partwright.schemas.RangeBound;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
@@ -105,7 +106,7 @@ public final class PartitionRouter {
    * were applied (not stale). If one is malformed it throws; the changes before it stay applied.
    */
   public synchronized int applyAll(Collection<BoundaryChange> changes) {
-    Set<String> touched = new HashSet<>();
+    Touched touched = new Touched();
     List<BoundaryChange> applied = new ArrayList<>();
     try {
       for (BoundaryChange change : changes) {
@@ -128,7 +129,7 @@ public final class PartitionRouter {
     return applied.size();
   }
 
-  private boolean applyOne(BoundaryChange change, Set<String> touched) {
+  private boolean applyOne(BoundaryChange change, Touched touched) {
     Object c = change.getChange();
     long version = change.getAggregateVersion();
     if (c instanceof PartitionAdded a) {
@@ -190,7 +191,7 @@ public final class PartitionRouter {
     }
   }
 
-  private void attach(String parent, PartitionKey key, String partition, Object bound, Set<String> touched) {
+  private void attach(String parent, PartitionKey key, String partition, Object bound, Touched touched) {
     String previousParent = parentOf.get(partition);
     if (previousParent != null && !previousParent.equals(parent)) {
       TableDef old = defs.get(previousParent);
@@ -200,13 +201,48 @@ public final class PartitionRouter {
       }
     }
     define(parent, key, touched);
-    defs.get(parent).bounds.put(partition, bound);
+    Object before = defs.get(parent).bounds.put(partition, bound);
     parentOf.put(partition, parent);
-    touched.add(parent);
+    if (before == null && previousParent == null && bound instanceof RangeBound) {
+      touched.appended(parent, partition, bound);
+    } else {
+      touched.add(parent);
+    }
+  }
+
+  /**
+   * The tables a batch of changes touched. Most changes only add a new range partition (the worker
+   * provisions ahead), and those are merged into the published level's arrays; anything else
+   * (a retirement, a replacement, a new or re-keyed table, a DEFAULT) rebuilds the level from its bounds.
+   */
+  private static final class Touched {
+    final Set<String> rebuild = new HashSet<>();
+    final Map<String, Map<String, Object>> added = new HashMap<>();
+
+    void add(String table) {
+      rebuild.add(table);
+      added.remove(table);
+    }
+
+    void appended(String table, String partition, Object bound) {
+      if (!rebuild.contains(table)) {
+        added.computeIfAbsent(table, t -> new LinkedHashMap<>()).put(partition, bound);
+      }
+    }
+
+    boolean isEmpty() {
+      return rebuild.isEmpty() && added.isEmpty();
+    }
+
+    Set<String> tables() {
+      Set<String> all = new HashSet<>(rebuild);
+      all.addAll(added.keySet());
+      return all;
+    }
   }
 
   /** Makes sure {@code table} is known as partitioned by {@code key}; a different key means a new table. */
-  private void define(String table, PartitionKey key, Set<String> touched) {
+  private void define(String table, PartitionKey key, Touched touched) {
     TableDef def = defs.get(table);
     if (def == null) {
       defs.put(table, new TableDef(key));
@@ -225,7 +261,7 @@ public final class PartitionRouter {
     }
   }
 
-  private void detach(String parent, String partition, Set<String> touched) {
+  private void detach(String parent, String partition, Touched touched) {
     TableDef def = defs.get(parent);
     if (def != null && def.bounds.remove(partition) != null) {
       touched.add(parent);
@@ -237,7 +273,7 @@ public final class PartitionRouter {
   }
 
   /** A detached partitioned partition takes its whole subtree out of routing. */
-  private void removeSubtree(String table, Set<String> touched) {
+  private void removeSubtree(String table, Touched touched) {
     TableDef def = defs.remove(table);
     if (def == null) {
       return;
@@ -252,7 +288,7 @@ public final class PartitionRouter {
   }
 
   /** A table became (or stopped being) partitioned: its parent's level must flag it. */
-  private void touchDefinition(String table, Set<String> touched) {
+  private void touchDefinition(String table, Touched touched) {
     touched.add(table);
     String parent = parentOf.get(table);
     if (parent != null) {
@@ -272,18 +308,22 @@ public final class PartitionRouter {
     return true;
   }
 
-  private void publish(Set<String> touched) {
+  private void publish(Touched touched) {
     if (touched.isEmpty()) {
       return;
     }
     Map<String, Level> next = new HashMap<>(levels);
-    for (String table : touched) {
+    for (String table : touched.tables()) {
       TableDef def = defs.get(table);
       if (def == null) {
         next.remove(table);
-      } else {
-        next.put(table, Level.build(table, def.key, def.bounds, defs.keySet()));
+        continue;
       }
+      Map<String, Object> added = touched.added.get(table);
+      Level built = added != null && next.get(table) instanceof LongRangeLevel published
+          ? published.plus(added, defs.keySet())
+          : Level.build(table, def.key, def.bounds, defs.keySet());
+      next.put(table, built);
     }
     levels = next; // never modified after this volatile write: safe publication
   }

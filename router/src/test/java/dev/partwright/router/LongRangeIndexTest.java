@@ -81,6 +81,10 @@ class LongRangeIndexTest {
     }
     PartitionRouter router = new PartitionRouter();
     router.applyAll(changes);
+    // the follower's path: one change at a time, each merged into the published arrays
+    PartitionRouter incremental = new PartitionRouter();
+    changes.forEach(incremental::apply);
+    assertThat(incremental.partitions(T)).isEqualTo(router.partitions(T));
 
     List<Long> probes = new ArrayList<>(List.of(Long.MIN_VALUE, Long.MIN_VALUE + 1, Long.MAX_VALUE, Long.MAX_VALUE - 1, 0L));
     for (Range r : ranges) {
@@ -106,17 +110,45 @@ class LongRangeIndexTest {
           break;
         }
       }
-      String actual;
-      try {
-        actual = router.resolve(T, key);
-      } catch (PartitionNotFoundException e) {
-        actual = null;
-      }
-      if (!java.util.Objects.equals(actual, expected)) { // AssertJ per probe would dominate the run time
-        assertThat(actual).as("key %d over %d ranges (shape %d, min %s, max %s)", key, ranges.size(), shape, minFirst, maxLast)
-            .isEqualTo(expected);
+      for (PartitionRouter r : new PartitionRouter[] {router, incremental}) {
+        String actual = resolveOrNull(r, key);
+        if (!java.util.Objects.equals(actual, expected)) { // AssertJ per probe would dominate the run time
+          assertThat(actual).as("key %d over %d ranges (shape %d, min %s, max %s, %s)", key, ranges.size(), shape, minFirst,
+              maxLast, r == router ? "built at once" : "merged one by one").isEqualTo(expected);
+        }
       }
     }
+  }
+
+  private static String resolveOrNull(PartitionRouter router, long key) {
+    try {
+      return router.resolve(T, key);
+    } catch (PartitionNotFoundException e) {
+      return null;
+    }
+  }
+
+  @Test
+  void merged_additions_then_a_retirement_a_default_and_a_sub_partitioned_partition() {
+    PartitionRouter router = new PartitionRouter(PartitionRouter.WhenUncovered.THROW);
+    for (int i = 99; i >= 0; i -= 2) { // out of order, with gaps
+      router.apply(added(i, T, BY_ID, "public.ids_" + i, ids((long) i * 10, (long) i * 10 + 10)));
+    }
+    assertThat(router.resolve(T, 995L)).isEqualTo("public.ids_99");
+    assertThat(resolveOrNull(router, 985L)).isNull();
+    router.apply(added(200, T, BY_ID, "public.ids_98", ids(980L, 990L)));
+    assertThat(router.resolve(T, 985L)).isEqualTo("public.ids_98");
+    router.apply(dev.partwright.router.Changes.retired(201, T, "public.ids_99"));
+    assertThat(resolveOrNull(router, 995L)).isNull();
+    router.apply(added(202, T, BY_ID, "public.ids_99", ids(990L, 1000L)));
+    assertThat(router.resolve(T, 995L)).isEqualTo("public.ids_99");
+    router.apply(added(203, T, BY_ID, "public.ids_50", ids(500L, 510L), BY_ID)); // itself partitioned
+    router.apply(added(204, "public.ids_50", BY_ID, "public.ids_50_a", ids(500L, 510L)));
+    assertThat(router.resolve(T, 505L)).isEqualTo("public.ids_50_a");
+    router.apply(added(205, T, BY_ID, "public.ids_52", ids(520L, 530L)));
+    assertThat(router.resolve(T, 505L)).isEqualTo("public.ids_50_a");
+    assertThat(router.resolve(T, 525L)).isEqualTo("public.ids_52");
+    assertThat(router.partitions(T)).hasSize(53).startsWith("public.ids_1", "public.ids_3");
   }
 
   @Test
