@@ -42,15 +42,11 @@ final class LongRangeLevel extends Level {
   private final int shift;
 
   private LongRangeLevel(String table, KeyColumn column, String[] children, boolean[] partitioned, int defaultIndex,
-      long[] lowers, long[] uppers, boolean[] toMaxValue) {
+      long[] bounds, boolean[] toMaxValue) {
     super(table, new KeyColumn[] {column}, children, partitioned, defaultIndex);
     this.column = column;
-    this.n = lowers.length;
-    this.bounds = new long[2 * n];
-    for (int i = 0; i < n; i++) {
-      bounds[2 * i] = lowers[i];
-      bounds[2 * i + 1] = uppers[i];
-    }
+    this.n = bounds.length / 2;
+    this.bounds = bounds;
     this.toMaxValue = toMaxValue;
     this.leaves = new String[children.length];
     for (int i = 0; i < children.length; i++) {
@@ -63,9 +59,9 @@ final class LongRangeLevel extends Level {
       return;
     }
     // MINVALUE (or -infinity) as the first lower bound would stretch the span to 2^63: leave it out
-    int first = lowers[0] == Long.MIN_VALUE ? 1 : 0;
-    this.base = lowers[first];
-    long span = lowers[n - 1] - base; // unsigned: lowers are sorted, so it cannot wrap past 2^64
+    int first = bounds[0] == Long.MIN_VALUE ? 1 : 0;
+    this.base = bounds[2 * first];
+    long span = bounds[2 * n - 2] - base; // unsigned: lower bounds are sorted, so it cannot wrap past 2^64
     int bits = Math.min(MAX_BUCKET_BITS, 32 - Integer.numberOfLeadingZeros(n - 1));
     this.shift = Math.max(0, 64 - Long.numberOfLeadingZeros(span) - bits);
     int count = (int) (span >>> shift) + 2; // the last bucket starts past every lower bound: a sentinel
@@ -78,7 +74,7 @@ final class LongRangeLevel extends Level {
         continue;
       }
       long start = base + offset;
-      while (j + 1 < n && lowers[j + 1] <= start) {
+      while (j + 1 < n && bounds[2 * j + 2] <= start) {
         j++;
       }
       buckets[b] = j;
@@ -101,20 +97,19 @@ final class LongRangeLevel extends Level {
     int n = entries.size();
     String def = defaultName(bounds);
     String[] children = new String[n + (def == null ? 0 : 1)];
-    long[] lowers = new long[n];
-    long[] uppers = new long[n];
+    long[] sorted = new long[2 * n];
     boolean[] toMax = new boolean[n];
     for (int i = 0; i < n; i++) {
       Entry en = entries.get(i);
       children[i] = en.name();
-      lowers[i] = en.lower();
-      uppers[i] = en.upper();
+      sorted[2 * i] = en.lower();
+      sorted[2 * i + 1] = en.upper();
       toMax[i] = en.toMaxValue();
     }
     if (def != null) {
       children[n] = def;
     }
-    return new LongRangeLevel(table, column, children, flags(children, partitioned), def == null ? -1 : n, lowers, uppers, toMax);
+    return new LongRangeLevel(table, column, children, flags(children, partitioned), def == null ? -1 : n, sorted, toMax);
   }
 
   /** One range partition's bound, normalized; null for an empty range (PostgreSQL refuses to create one). */
@@ -162,8 +157,7 @@ final class LongRangeLevel extends Level {
     boolean hasDefault = defaultIndex >= 0;
     String[] children = new String[total + (hasDefault ? 1 : 0)];
     boolean[] partitioned = new boolean[children.length];
-    long[] lowers = new long[total];
-    long[] uppers = new long[total];
+    long[] merged = new long[2 * total];
     boolean[] toMax = new boolean[total];
     int i = 0;
     int j = 0;
@@ -172,14 +166,14 @@ final class LongRangeLevel extends Level {
         Entry en = entries.get(j++);
         children[out] = en.name();
         partitioned[out] = partitionedNames.contains(en.name());
-        lowers[out] = en.lower();
-        uppers[out] = en.upper();
+        merged[2 * out] = en.lower();
+        merged[2 * out + 1] = en.upper();
         toMax[out] = en.toMaxValue();
       } else {
         children[out] = this.children[i];
         partitioned[out] = this.partitioned[i];
-        lowers[out] = bounds[2 * i];
-        uppers[out] = bounds[2 * i + 1];
+        merged[2 * out] = bounds[2 * i];
+        merged[2 * out + 1] = bounds[2 * i + 1];
         toMax[out] = toMaxValue[i];
         i++;
       }
@@ -188,7 +182,7 @@ final class LongRangeLevel extends Level {
       children[total] = this.children[defaultIndex];
       partitioned[total] = this.partitioned[defaultIndex];
     }
-    return new LongRangeLevel(table, column, children, partitioned, hasDefault ? total : -1, lowers, uppers, toMax);
+    return new LongRangeLevel(table, column, children, partitioned, hasDefault ? total : -1, merged, toMax);
   }
 
   KeyColumn column() {
