@@ -38,7 +38,7 @@ class LongRangeIndexTest {
     int n = switch (info.getCurrentRepetition() % 4) {
       case 0 -> 1 + random.nextInt(20); // around the threshold where the index starts
       case 1 -> 100 + random.nextInt(400);
-      case 2 -> 2_000 + random.nextInt(3_000);
+      case 2 -> 1_000 + random.nextInt(1_500);
       default -> 20 + random.nextInt(80);
     };
     boolean minFirst = random.nextBoolean();
@@ -98,7 +98,7 @@ class LongRangeIndexTest {
     }
     long lo = probes.stream().skip(5).mapToLong(Long::longValue).min().orElse(-1_000);
     long hi = probes.stream().skip(5).mapToLong(Long::longValue).max().orElse(1_000);
-    for (int i = 0; i < 5_000; i++) {
+    for (int i = 0; i < 2_000; i++) {
       probes.add(hi - lo > 0 ? random.nextLong(lo, hi) : random.nextLong()); // within the bounds' span
       probes.add(random.nextLong());
     }
