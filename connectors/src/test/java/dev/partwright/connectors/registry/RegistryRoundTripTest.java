@@ -19,6 +19,7 @@ import dev.partwright.schemas.BoundaryChange;
 import dev.partwright.schemas.DefaultBound;
 import dev.partwright.schemas.HashBound;
 import dev.partwright.schemas.PartitionAdded;
+import dev.partwright.schemas.PartitionReplaced;
 import dev.partwright.schemas.PartitionRetired;
 import dev.partwright.schemas.PartwrightSerdes;
 import dev.partwright.schemas.SchemaRegistryConfig;
@@ -187,9 +188,14 @@ class RegistryRoundTripTest {
       assertThatThrownBy(() -> router.resolve(ROOT, JAN)).isInstanceOfSatisfying(PartitionNotFoundException.class,
           e -> assertThat(e.nearestCoveredRange()).startsWith("public.events_02 FROM"));
       assertThat(router.partitions(ROOT)).containsExactly("public.events_02");
+
+      // a replacement (same range, new table) swaps the name in one change
+      publish(List.of(change(4, new PartitionReplaced("public.events_02", "public.events_02_v2", ROOT, BY_TIME, month(2)))));
+      await().atMost(Duration.ofSeconds(10)).until(() -> "public.events_02_v2".equals(resolveOrNull(router, FEB)));
+      assertThat(router.partitions(ROOT)).containsExactly("public.events_02_v2");
       // listeners (cache invalidation in the application) heard the addition and the retirement
       assertThat(heard).extracting(c -> c.getChange().getClass().getSimpleName())
-          .containsSubsequence("PartitionAdded", "PartitionAdded", "PartitionRetired");
+          .containsSubsequence("PartitionAdded", "PartitionAdded", "PartitionRetired", "PartitionAdded");
     }
   }
 
