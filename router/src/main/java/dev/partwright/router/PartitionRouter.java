@@ -31,9 +31,10 @@ import org.slf4j.LoggerFactory;
  * gives, for range, list and hash partitioning and through every level of a composite scheme.
  *
  * <p>Reads take no lock: each partitioned table is an immutable {@code Level}, and the map of them is
- * swapped atomically after every change. A range lookup is a binary search over plain arrays; a hash
- * lookup computes PostgreSQL's partition hash ({@link PgHash}). Changes apply in aggregate-version
- * order per partition; a change older than the one held for its partition is ignored.
+ * swapped atomically after every change. A single-column integer or time range lookup reads a
+ * bucket index over {@code long} bounds (other ranges: a binary search); a hash lookup computes
+ * PostgreSQL's partition hash ({@link PgHash}). Changes apply in aggregate-version order per
+ * partition; a change older than the one held for its partition is ignored.
  *
  * <p>Table and partition names are qualified, {@code schema.table}, as the boundary changes carry them.
  * Text keys are compared by UTF-8 bytes, which is PostgreSQL's order under the C collation only; a
