@@ -26,13 +26,17 @@ abstract sealed class Level permits LongRangeLevel, TupleRangeLevel, HashLevel, 
   final int defaultIndex;
 
   Level(String table, KeyColumn[] columns, String[] children, Set<String> partitionedNames, int defaultIndex) {
-    this.table = table;
-    this.columns = columns;
-    this.children = children;
-    this.partitioned = new boolean[children.length];
+    this(table, columns, children, new boolean[children.length], defaultIndex);
     for (int i = 0; i < children.length; i++) {
       partitioned[i] = partitionedNames.contains(children[i]);
     }
+  }
+
+  Level(String table, KeyColumn[] columns, String[] children, boolean[] partitioned, int defaultIndex) {
+    this.table = table;
+    this.columns = columns;
+    this.children = children;
+    this.partitioned = partitioned;
     this.defaultIndex = defaultIndex;
   }
 

@@ -6,6 +6,7 @@ import dev.partwright.schemas.PartitionAdded;
 import dev.partwright.schemas.PartitionKey;
 import dev.partwright.schemas.PartitionReplaced;
 import dev.partwright.schemas.PartitionRetired;
+import dev.partwright.schemas.RangeBound;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
@@ -30,9 +31,10 @@ import org.slf4j.LoggerFactory;
  * gives, for range, list and hash partitioning and through every level of a composite scheme.
  *
  * <p>Reads take no lock: each partitioned table is an immutable {@code Level}, and the map of them is
- * swapped atomically after every change. A range lookup is a binary search over plain arrays; a hash
- * lookup computes PostgreSQL's partition hash ({@link PgHash}). Changes apply in aggregate-version
- * order per partition; a change older than the one held for its partition is ignored.
+ * swapped atomically after every change. A single-column integer or time range lookup reads a
+ * bucket index over {@code long} bounds (other ranges: a binary search); a hash lookup computes
+ * PostgreSQL's partition hash ({@link PgHash}). Changes apply in aggregate-version order per
+ * partition; a change older than the one held for its partition is ignored.
  *
  * <p>Table and partition names are qualified, {@code schema.table}, as the boundary changes carry them.
  * Text keys are compared by UTF-8 bytes, which is PostgreSQL's order under the C collation only; a
@@ -61,7 +63,8 @@ public final class PartitionRouter {
   }
 
   private final WhenUncovered whenUncovered;
-  private volatile Map<String, Level> levels = Map.of();
+  // always a HashMap, so the read path's Map.get stays monomorphic
+  private volatile Map<String, Level> levels = new HashMap<>();
   private final Map<String, TableDef> defs = new HashMap<>();
   private final Map<String, String> parentOf = new HashMap<>();
   private final Map<String, Long> versions = new HashMap<>();
@@ -104,7 +107,7 @@ public final class PartitionRouter {
    * were applied (not stale). If one is malformed it throws; the changes before it stay applied.
    */
   public synchronized int applyAll(Collection<BoundaryChange> changes) {
-    Set<String> touched = new HashSet<>();
+    Touched touched = new Touched();
     List<BoundaryChange> applied = new ArrayList<>();
     try {
       for (BoundaryChange change : changes) {
@@ -127,7 +130,7 @@ public final class PartitionRouter {
     return applied.size();
   }
 
-  private boolean applyOne(BoundaryChange change, Set<String> touched) {
+  private boolean applyOne(BoundaryChange change, Touched touched) {
     Object c = change.getChange();
     long version = change.getAggregateVersion();
     if (c instanceof PartitionAdded a) {
@@ -189,7 +192,7 @@ public final class PartitionRouter {
     }
   }
 
-  private void attach(String parent, PartitionKey key, String partition, Object bound, Set<String> touched) {
+  private void attach(String parent, PartitionKey key, String partition, Object bound, Touched touched) {
     String previousParent = parentOf.get(partition);
     if (previousParent != null && !previousParent.equals(parent)) {
       TableDef old = defs.get(previousParent);
@@ -199,13 +202,48 @@ public final class PartitionRouter {
       }
     }
     define(parent, key, touched);
-    defs.get(parent).bounds.put(partition, bound);
+    Object before = defs.get(parent).bounds.put(partition, bound);
     parentOf.put(partition, parent);
-    touched.add(parent);
+    if (before == null && previousParent == null && bound instanceof RangeBound) {
+      touched.appended(parent, partition, bound);
+    } else {
+      touched.add(parent);
+    }
+  }
+
+  /**
+   * The tables a batch of changes touched. Most changes only add a new range partition (the worker
+   * provisions ahead), and those are merged into the published level's arrays; anything else
+   * (a retirement, a replacement, a new or re-keyed table, a DEFAULT) rebuilds the level from its bounds.
+   */
+  private static final class Touched {
+    final Set<String> rebuild = new HashSet<>();
+    final Map<String, Map<String, Object>> added = new HashMap<>();
+
+    void add(String table) {
+      rebuild.add(table);
+      added.remove(table);
+    }
+
+    void appended(String table, String partition, Object bound) {
+      if (!rebuild.contains(table)) {
+        added.computeIfAbsent(table, t -> new LinkedHashMap<>()).put(partition, bound);
+      }
+    }
+
+    boolean isEmpty() {
+      return rebuild.isEmpty() && added.isEmpty();
+    }
+
+    Set<String> tables() {
+      Set<String> all = new HashSet<>(rebuild);
+      all.addAll(added.keySet());
+      return all;
+    }
   }
 
   /** Makes sure {@code table} is known as partitioned by {@code key}; a different key means a new table. */
-  private void define(String table, PartitionKey key, Set<String> touched) {
+  private void define(String table, PartitionKey key, Touched touched) {
     TableDef def = defs.get(table);
     if (def == null) {
       defs.put(table, new TableDef(key));
@@ -224,7 +262,7 @@ public final class PartitionRouter {
     }
   }
 
-  private void detach(String parent, String partition, Set<String> touched) {
+  private void detach(String parent, String partition, Touched touched) {
     TableDef def = defs.get(parent);
     if (def != null && def.bounds.remove(partition) != null) {
       touched.add(parent);
@@ -236,7 +274,7 @@ public final class PartitionRouter {
   }
 
   /** A detached partitioned partition takes its whole subtree out of routing. */
-  private void removeSubtree(String table, Set<String> touched) {
+  private void removeSubtree(String table, Touched touched) {
     TableDef def = defs.remove(table);
     if (def == null) {
       return;
@@ -251,7 +289,7 @@ public final class PartitionRouter {
   }
 
   /** A table became (or stopped being) partitioned: its parent's level must flag it. */
-  private void touchDefinition(String table, Set<String> touched) {
+  private void touchDefinition(String table, Touched touched) {
     touched.add(table);
     String parent = parentOf.get(table);
     if (parent != null) {
@@ -271,18 +309,22 @@ public final class PartitionRouter {
     return true;
   }
 
-  private void publish(Set<String> touched) {
+  private void publish(Touched touched) {
     if (touched.isEmpty()) {
       return;
     }
     Map<String, Level> next = new HashMap<>(levels);
-    for (String table : touched) {
+    for (String table : touched.tables()) {
       TableDef def = defs.get(table);
       if (def == null) {
         next.remove(table);
-      } else {
-        next.put(table, Level.build(table, def.key, def.bounds, defs.keySet()));
+        continue;
       }
+      Map<String, Object> added = touched.added.get(table);
+      Level built = added != null && next.get(table) instanceof LongRangeLevel published
+          ? published.plus(added, defs.keySet())
+          : Level.build(table, def.key, def.bounds, defs.keySet());
+      next.put(table, built);
     }
     levels = next; // never modified after this volatile write: safe publication
   }
@@ -318,10 +360,11 @@ public final class PartitionRouter {
   public String resolve(String table, Object value) {
     Map<String, Level> snapshot = levels;
     if (value != null && snapshot.get(table) instanceof LongRangeLevel r) {
-      // the hot path: one binary search, no allocation
-      int i = r.find(r.column().toLong(value));
-      if (i >= 0 && !r.partitioned[i] && (i != r.defaultIndex || whenUncovered == WhenUncovered.USE_DEFAULT_PARTITION)) {
-        return r.children[i];
+      // the hot path: a bucket index and one or two compares, no allocation; anything unusual
+      // (DEFAULT, a sub-partitioned partition, an uncovered value) takes the general path below
+      String leaf = r.leaf(r.column().toLong(value));
+      if (leaf != null) {
+        return leaf;
       }
     }
     return resolve(snapshot, table, new Positional(new Object[] {value}));

@@ -149,18 +149,22 @@ public final class RedisBoundarySource implements AutoCloseable {
    * {@code now}: adds for new or changed partitions, parents first; retirements for vanished ones.
    */
   private List<BoundaryChange> changes(String table, Snapshot now, Map<String, String> seen) {
-    Map<String, PartitionAdded> current = new HashMap<>();
+    // only what changed is decoded: an invalidation of a table of thousands of partitions usually
+    // concerns one, and decoding every entry each time would make the follower's lag grow with the table
+    Map<String, PartitionAdded> changed = new HashMap<>();
     for (Map.Entry<String, String> e : now.partitions().entrySet()) {
-      current.put(e.getKey(), decode(table, e.getKey(), e.getValue()));
+      if (!e.getValue().equals(seen.get(e.getKey()))) {
+        changed.put(e.getKey(), decode(table, e.getKey(), e.getValue()));
+      }
     }
     Instant at = Instant.now().truncatedTo(ChronoUnit.MICROS);
     List<BoundaryChange> out = new ArrayList<>();
-    current.keySet().stream()
-        .filter(p -> !now.partitions().get(p).equals(seen.get(p)))
-        .sorted(Comparator.comparingInt((String p) -> depth(p, current)).thenComparing(p -> p))
-        .forEach(p -> out.add(change(table, now.versions().getOrDefault(p, 0L), at, current.get(p))));
+    // parents before their sub-partitions among the changed ones; unchanged parents are applied already
+    changed.keySet().stream()
+        .sorted(Comparator.comparingInt((String p) -> depth(p, changed)).thenComparing(p -> p))
+        .forEach(p -> out.add(change(table, now.versions().getOrDefault(p, 0L), at, changed.get(p))));
     for (String p : seen.keySet()) {
-      if (!current.containsKey(p)) {
+      if (!now.partitions().containsKey(p)) {
         String parent = decode(table, p, seen.get(p)).getParent();
         out.add(change(table, now.versions().getOrDefault(p, 0L), at, new PartitionRetired(p, parent)));
       }

@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The router following a real boundary topic: it bootstraps from what the topic holds, and a change
- * published later becomes visible to readers without a restart, typically within 100 ms of the send.
+ * published later becomes visible to readers without a restart, within 100 ms of the send for 95 % of changes.
  */
 class BoundaryFollowerTest {
 
@@ -40,7 +40,7 @@ class BoundaryFollowerTest {
   final RegistryAvroSerde<BoundaryChange> serde = serdes.serde(BoundaryChange.class);
 
   @Test
-  void bootstraps_from_the_topic_then_applies_live_changes_within_100_ms() throws Exception {
+  void bootstraps_from_the_topic_then_applies_live_changes_within_100_ms_at_p95() throws Exception {
     String bootstrap = Servers.kafka().bootstrapServers();
     String topic = "boundaries-" + UUID.randomUUID();
     try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
@@ -62,24 +62,30 @@ class BoundaryFollowerTest {
         assertThat(router.partitionCount(TABLE)).isEqualTo(3_000);
 
         List<Long> latencies = new ArrayList<>();
-        for (int i = 3_000; i < 3_055; i++) {
+        for (int i = 3_000; i < 3_085; i++) {
           Instant probe = start.plus(Duration.ofHours(i)).plusSeconds(1);
-          long sent = System.nanoTime();
-          producer.send(record(topic, i, start)).get();
           String expected = "public.readings_h" + i;
-          await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(1)).atMost(Duration.ofSeconds(5))
+          long sent = System.nanoTime();
+          producer.send(record(topic, i, start));
+          // polled on this thread: a thread per await would add its own start-up to every sample
+          await().pollInSameThread().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(1)).atMost(Duration.ofSeconds(5))
               .until(() -> expected.equals(resolveOrNull(router, probe)));
-          if (i >= 3_005) { // the first sends also fetch producer metadata
+          if (i >= 3_005) { // the first sends also fetch producer metadata and warm the JIT
             latencies.add((System.nanoTime() - sent) / 1_000_000);
           }
         }
         Collections.sort(latencies);
-        long p99 = latencies.get((int) Math.ceil(latencies.size() * 0.99) - 1);
-        System.out.printf("boundary event -> visible to readers: p50 %d ms, p99 %d ms, max %d ms%n",
-            latencies.get(latencies.size() / 2), p99, latencies.get(latencies.size() - 1));
-        // end to end (producer, broker, fetch, apply): the median must meet the 100 ms goal; the tail is
-        // left to the benchmark, because a loaded 2-core CI machine stretches the broker round trip
-        assertThat(latencies.get(latencies.size() / 2)).as("median ms from send to visible").isLessThanOrEqualTo(100);
+        long p95 = latencies.get((int) Math.ceil(latencies.size() * 0.95) - 1);
+        System.out.printf("boundary event -> visible to readers, %d changes: p50 %d ms, p95 %d ms, max %d ms%n",
+            latencies.size(), latencies.get(latencies.size() / 2), p95, latencies.get(latencies.size() - 1));
+        // The 100 ms, for the bulk of 80 changes: p95 (at most 4 samples above). Not p99 (the
+        // single worst sample here): on a 2-core machine shared with other builds, the broker round
+        // trip alone -- producer to a plain consumer, no router -- showed p99 of 24-86 ms in
+        // BoundaryLatencyBenchmark, so the worst sample measures the machine's worst scheduling hiccup.
+        // p95 still fails whenever the router's own path costs ~100 ms per change (a full rebuild per
+        // change of a big table with its GC, a sleep between polls, listeners run before readers can
+        // see the change). The p99 is the benchmark's figure.
+        assertThat(p95).as("p95 ms from send to visible").isLessThanOrEqualTo(100);
         assertThat(latencies.get(latencies.size() - 1)).as("max ms from send to visible").isLessThanOrEqualTo(2_000);
       }
     }
