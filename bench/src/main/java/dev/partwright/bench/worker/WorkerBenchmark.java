@@ -65,6 +65,10 @@ public final class WorkerBenchmark {
           + " %d cpus, %s%n", partitions, rounds, COMMAND_SIZE, window, Runtime.getRuntime().availableProcessors(),
           version(pool));
       try {
+        if (hasFlag(args, "--profile")) {
+          profile(pool, schema, partitions);
+          return;
+        }
         throughput(pool, provisioner, schema, partitions, rounds);
         latency(pool, provisioner, schema, window);
       } finally {
@@ -104,7 +108,7 @@ public final class WorkerBenchmark {
   }
 
   /** Plain DDL: one transaction per partition, CREATE TABLE ... PARTITION OF + the two indexes. */
-  private static double rawLoop(HikariDataSource pool, String parent, int from, int n) throws SQLException {
+  private static double rawLoop(javax.sql.DataSource pool, String parent, int from, int n) throws SQLException {
     long t0 = System.nanoTime();
     try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
       for (int d = from; d < from + n; d++) {
@@ -252,6 +256,34 @@ public final class WorkerBenchmark {
       rs.next();
       return "PostgreSQL " + rs.getString(1);
     }
+  }
+
+  /** Both paths once more, every statement timed by kind: where the time goes. */
+  private static void profile(HikariDataSource pool, String schema, int n) throws Exception {
+    StatementProfile profile = new StatementProfile();
+    javax.sql.DataSource timed = profile.wrap(pool);
+    PartitionProvisioner provisioner = new PartitionProvisioner(timed, PartitionProvisioner.Limits.defaults(), "bench");
+    java.io.PrintWriter out = new java.io.PrintWriter(System.out);
+    for (int r = 0; r < 2; r++) {
+      String rawTable = schema + ".praw_" + r;
+      String pwTable = schema + ".ppw_" + r;
+      createParent(pool, rawTable, false);
+      createParent(pool, pwTable, true);
+      profile.reset();
+      long t0 = System.nanoTime();
+      rawLoop(timed, rawTable, 0, n);
+      long raw = System.nanoTime() - t0;
+      profile.print(out, String.format("plain loop, round %d, %.1f ms wall", r + 1, raw / 1e6), n);
+      profile.reset();
+      t0 = System.nanoTime();
+      provision(provisioner, schema, pwTable, 0, n);
+      long ours = System.nanoTime() - t0;
+      profile.print(out, String.format("partwright, round %d, %.1f ms wall", r + 1, ours / 1e6), n);
+    }
+  }
+
+  private static boolean hasFlag(String[] args, String name) {
+    return Arrays.asList(args).contains(name);
   }
 
   private static double median(double[] values) {

@@ -390,6 +390,222 @@ public final class PostgresCatalog {
     }
   }
 
+  /**
+   * {@link #existing} for many relations in one round trip: one entry per name, in order, empty
+   * where no relation of that name exists.
+   */
+  public static List<Optional<ExistingTable>> existing(Connection c, List<QualifiedName> tables) throws SQLException {
+    String sql = """
+        SELECT cl.oid IS NOT NULL,
+               (SELECT pn.nspname || '.' || p.relname
+                  FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+                  JOIN pg_namespace pn ON pn.oid = p.relnamespace
+                 WHERE i.inhrelid = cl.oid),
+               pg_get_expr(cl.relpartbound, 0),
+               COALESCE((SELECT i.inhdetachpending FROM pg_inherits i WHERE i.inhrelid = cl.oid), false),
+               cl.relkind::text,
+               (SELECT d.description FROM pg_description d
+                 WHERE d.objoid = cl.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0)
+          FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS t(schema, tbl, ord)
+          LEFT JOIN pg_namespace n ON n.nspname = t.schema
+          LEFT JOIN pg_class cl ON cl.relnamespace = n.oid AND cl.relname = t.tbl
+         ORDER BY t.ord""";
+    List<Optional<ExistingTable>> out = new ArrayList<>();
+    if (tables.isEmpty()) {
+      return out;
+    }
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setArray(1, c.createArrayOf("text", tables.stream().map(t -> t.schema().name()).toArray()));
+      ps.setArray(2, c.createArrayOf("text", tables.stream().map(t -> t.table().name()).toArray()));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(rs.getBoolean(1)
+              ? Optional.of(new ExistingTable(rs.getString(2), rs.getString(3), rs.getBoolean(4), rs.getString(5),
+                  rs.getString(6)))
+              : Optional.empty());
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * {@link #expectedBoundExpression} for many bounds, each with its parent's key, in one round trip
+   * (one query whatever the number of values; before any DDL, while the catalog is quiet).
+   */
+  public static List<String> expectedBoundExpressions(Connection c, List<Object> bounds, List<PartitionKey> keys)
+      throws SQLException {
+    StringBuilder select = new StringBuilder("SELECT ");
+    List<String> params = new ArrayList<>();
+    for (int b = 0; b < bounds.size(); b++) {
+      for (List<Object> values : boundValues(bounds.get(b))) {
+        for (int i = 0; i < values.size(); i++) {
+          if (!params.isEmpty() || select.length() > 7) {
+            select.append(", ");
+          }
+          Object v = values.get(i);
+          if (v instanceof Unbounded u) {
+            select.append("'").append(u.name()).append("'");
+            continue;
+          }
+          // the type name comes from PostgreSQL's own format_type(), never from a user
+          List<String> types = keys.get(b).getTypes();
+          select.append("quote_literal(CAST(? AS ").append(types.get(Math.min(i, types.size() - 1))).append("))");
+          params.add(Bounds.valueText(v));
+        }
+      }
+    }
+    List<String> printed = new ArrayList<>();
+    if (select.length() > 7) {
+      try (PreparedStatement ps = c.prepareStatement(select.toString())) {
+        for (int i = 0; i < params.size(); i++) {
+          ps.setString(i + 1, params.get(i));
+        }
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
+            printed.add(rs.getString(i));
+          }
+        }
+      }
+    }
+    List<String> out = new ArrayList<>();
+    int next = 0;
+    for (Object bound : bounds) {
+      List<String> parts = new ArrayList<>();
+      for (List<Object> values : boundValues(bound)) {
+        parts.add(String.join(", ", printed.subList(next, next + values.size())));
+        next += values.size();
+      }
+      if (bound instanceof HashBound h) {
+        out.add("FOR VALUES WITH (modulus " + h.getModulus() + ", remainder " + h.getRemainder() + ")");
+      } else if (bound instanceof RangeBound) {
+        out.add("FOR VALUES FROM (" + parts.get(0) + ") TO (" + parts.get(1) + ")");
+      } else if (bound instanceof ListBound l) {
+        String rendered = parts.get(0);
+        if (l.getIncludesNull()) {
+          rendered = rendered.isEmpty() ? "NULL" : rendered + ", NULL";
+        }
+        out.add("FOR VALUES IN (" + rendered + ")");
+      } else {
+        out.add("DEFAULT");
+      }
+    }
+    return out;
+  }
+
+  /** The value lists of a bound that PostgreSQL renders: from and to of a range, the values of a list. */
+  private static List<List<Object>> boundValues(Object bound) {
+    if (bound instanceof RangeBound r) {
+      return List.of(r.getFrom(), r.getTo());
+    }
+    if (bound instanceof ListBound l) {
+      return List.of(l.getValues());
+    }
+    return List.of();
+  }
+
+  /**
+   * One new partition to verify: it, its parent, and the schema and table of the partitions
+   * expected next to it (nulls: none).
+   */
+  public record AttachedQuery(QualifiedName child, QualifiedName parent, String lowerSchema, String lowerTable,
+      String upperSchema, String upperTable) {}
+
+  /**
+   * {@link #attached} for many partitions in one round trip: one entry per query, in order, empty
+   * where the partition does not exist.
+   */
+  public static List<Optional<Attached>> attached(Connection c, List<AttachedQuery> queries) throws SQLException {
+    String sql = """
+        WITH t AS (
+          SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
+                   WITH ORDINALITY AS t(cs, ct, ps, pt, ls, lt, us, ut, ord)),
+        ch AS (
+          SELECT t.*, cl.oid, cl.relpartbound,
+                 (SELECT p.oid FROM pg_class p JOIN pg_namespace pn ON pn.oid = p.relnamespace
+                   WHERE pn.nspname = t.ps AND p.relname = t.pt) AS poid
+            FROM t JOIN pg_namespace n ON n.nspname = t.cs JOIN pg_class cl ON cl.relnamespace = n.oid AND cl.relname = t.ct)
+        SELECT ch.ord,
+               (SELECT pn.nspname || '.' || pc.relname FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent
+                  JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = ch.oid),
+               pg_get_expr(ch.relpartbound, 0),
+               ARRAY(SELECT pi.indexrelid::regclass::text FROM pg_index pi
+                      WHERE pi.indrelid = ch.poid
+                        AND NOT EXISTS (
+                              SELECT 1 FROM pg_inherits ih JOIN pg_index ci ON ci.indexrelid = ih.inhrelid
+                               WHERE ih.inhparent = pi.indexrelid AND ci.indrelid = ch.oid
+                                 AND ci.indisvalid AND ci.indisready)
+                      ORDER BY 1),
+               (SELECT pg_get_expr(x.relpartbound, 0) FROM pg_class x JOIN pg_namespace xn ON xn.oid = x.relnamespace
+                 WHERE xn.nspname = ch.ls AND x.relname = ch.lt AND x.relispartition),
+               (SELECT pg_get_expr(x.relpartbound, 0) FROM pg_class x JOIN pg_namespace xn ON xn.oid = x.relnamespace
+                 WHERE xn.nspname = ch.us AND x.relname = ch.ut AND x.relispartition)
+          FROM ch ORDER BY ch.ord""";
+    List<Optional<Attached>> out = new ArrayList<>();
+    for (int i = 0; i < queries.size(); i++) {
+      out.add(Optional.empty());
+    }
+    if (queries.isEmpty()) {
+      return out;
+    }
+    String[][] columns = new String[8][queries.size()];
+    for (int i = 0; i < queries.size(); i++) {
+      AttachedQuery q = queries.get(i);
+      columns[0][i] = q.child().schema().name();
+      columns[1][i] = q.child().table().name();
+      columns[2][i] = q.parent().schema().name();
+      columns[3][i] = q.parent().table().name();
+      columns[4][i] = q.lowerSchema();
+      columns[5][i] = q.lowerTable();
+      columns[6][i] = q.upperSchema();
+      columns[7][i] = q.upperTable();
+    }
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      for (int i = 0; i < columns.length; i++) {
+        ps.setArray(i + 1, c.createArrayOf("text", columns[i]));
+      }
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.set(rs.getInt(1) - 1, Optional.of(new Attached(rs.getString(2), rs.getString(3),
+              List.of((String[]) rs.getArray(4).getArray()), rs.getString(5), rs.getString(6))));
+        }
+      }
+    }
+    return out;
+  }
+
+  /** One row of the audit table, for {@link #audit(Connection, String, String, String, String, List)}. */
+  public record AuditRow(String partition, String parent, String bound) {}
+
+  /**
+   * Records the same action of one command on many partitions in one statement, in the caller's
+   * transaction; like the single-row form, applying it again only moves the time.
+   */
+  public static void audit(Connection c, String idempotencyKey, String aggregateId, String action, String worker,
+      List<AuditRow> rows) throws SQLException {
+    if (rows.isEmpty()) {
+      return;
+    }
+    try (PreparedStatement ps = c.prepareStatement("""
+        INSERT INTO partwright.provisioning_log
+          (idempotency_key, aggregate_id, partition_name, parent, bound, action, worker, applied_at)
+        SELECT ?, ?, t.partition_name, t.parent, t.bound, ?, ?, clock_timestamp()
+          FROM unnest(?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS t(partition_name, parent, bound, ord)
+         ORDER BY t.ord
+        ON CONFLICT (idempotency_key, partition_name, action)
+        DO UPDATE SET applied_at = EXCLUDED.applied_at, worker = EXCLUDED.worker""")) {
+      ps.setString(1, idempotencyKey);
+      ps.setString(2, aggregateId);
+      ps.setString(3, action);
+      ps.setString(4, worker);
+      ps.setArray(5, c.createArrayOf("text", rows.stream().map(AuditRow::partition).toArray()));
+      ps.setArray(6, c.createArrayOf("text", rows.stream().map(AuditRow::parent).toArray()));
+      ps.setArray(7, c.createArrayOf("text", rows.stream().map(AuditRow::bound).toArray()));
+      ps.executeUpdate();
+    }
+  }
+
   /** How much of its quota a partition tree uses. */
   public record Usage(String rootTable, int partitions, long bytes) {}
 
