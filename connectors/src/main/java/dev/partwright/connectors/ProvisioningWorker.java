@@ -401,6 +401,8 @@ public final class ProvisioningWorker implements AutoCloseable {
           .setAttempts(e.attempts())
           .setSqlState(e.sqlState())
           .setReason(e.getMessage())
+          // committed by earlier transactions of the command: the catalog must know they exist
+          .setCreated(e.created())
           .build();
     };
   }

@@ -371,7 +371,7 @@ public final class PartitionProvisioner {
       // earlier transactions of this command committed: those partitions exist, whatever happened next
       List<ProvisioningException.PartitionKeyed> created = new ArrayList<>(done);
       created.addAll(e.createdWithKeys());
-      throw e.withCreated(created);
+      throw e.withCreated(created).partlyApplied();
     }
     List<PartitionSpec> created = new ArrayList<>();
     List<PartitionSpec> present = new ArrayList<>();

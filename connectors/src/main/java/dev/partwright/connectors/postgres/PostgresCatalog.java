@@ -530,12 +530,13 @@ public final class PostgresCatalog {
                (SELECT pn.nspname || '.' || pc.relname FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent
                   JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = ch.oid),
                pg_get_expr(ch.relpartbound, 0),
+               -- from the child's few indexes up to their parents, not from each parent index down
+               -- through all its partitions' indexes: the cost must not grow with the table
                ARRAY(SELECT pi.indexrelid::regclass::text FROM pg_index pi
                       WHERE pi.indrelid = ch.poid
-                        AND NOT EXISTS (
-                              SELECT 1 FROM pg_inherits ih JOIN pg_index ci ON ci.indexrelid = ih.inhrelid
-                               WHERE ih.inhparent = pi.indexrelid AND ci.indrelid = ch.oid
-                                 AND ci.indisvalid AND ci.indisready)
+                        AND pi.indexrelid NOT IN (
+                              SELECT ih.inhparent FROM pg_index ci JOIN pg_inherits ih ON ih.inhrelid = ci.indexrelid
+                               WHERE ci.indrelid = ch.oid AND ci.indisvalid AND ci.indisready)
                       ORDER BY 1),
                (SELECT pg_get_expr(x.relpartbound, 0) FROM pg_class x JOIN pg_namespace xn ON xn.oid = x.relnamespace
                  WHERE xn.nspname = ch.ls AND x.relname = ch.lt AND x.relispartition),
