@@ -9,28 +9,29 @@ import dev.partwright.schemas.Bounds;
 import dev.partwright.schemas.CommandHeader;
 import dev.partwright.schemas.PartitionSpec;
 import dev.partwright.schemas.ProvisionPartitions;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicBoolean;
 import javax.sql.DataSource;
 
 /**
  * The provisioning worker's DDL path against its baselines, measured in the same run on the same
- * PostgreSQL (embedded, or {@code PARTWRIGHT_DB_URL}), in interleaved rounds after a warm-up round
- * (JIT, PostgreSQL's caches) that is not counted:
+ * PostgreSQL (embedded, or {@code PARTWRIGHT_DB_URL}), after a warm-up round (JIT, PostgreSQL's
+ * caches) that is not counted. On a shared machine the load changes from second to second, so the
+ * variants are interleaved command by command, not round by round.
  *
  * <ol>
  *   <li><b>throughput</b>: partitions per second through {@link PartitionProvisioner} — commands of
@@ -41,14 +42,17 @@ import javax.sql.DataSource;
  *       indexes, on a parent without the template), the same loop on a parent with the template
  *       ({@code PARTITION OF} builds and attaches the indexes itself: the same end state as ours),
  *       and Partwright with one partition per transaction (what the guarantees cost without
- *       batching). Every variant creates the same partitions of its own identical parent; the order
- *       of the variants rotates from round to round. Goal: at least 0.8x the issue's loop.
+ *       batching). Every variant creates the same partitions of its own identical parent, one
+ *       command's worth in turn, the order rotating. Goal: at least 0.8x the issue's loop, as the
+ *       median of the rounds' ratios.
  *   <li><b>insert latency</b>: p99 of single-row inserts into the parent (today's partition) while
  *       {@code --window-partitions} partitions are provisioned, vs. the same insert load on the same
- *       table for as long with no DDL; each round on a fresh table, windows in alternating order,
- *       after a warm-up of the inserting session. Reported: each round's ratio and the median of the
- *       rounds' ratios (goal: at most 1.2x). The plain loop under the same load is printed for
- *       reference.
+ *       table for as long with no DDL: command by command, a DDL window and a quiet window of the
+ *       same length, which one first alternating; each round on fresh tables, after a warm-up of
+ *       the inserting session. The inserts come from a separate JVM ({@link InsertLoad}), as an
+ *       application's would: in the worker's JVM they would measure its garbage collector. Reported:
+ *       each round's ratio and the median of the rounds' ratios (goal: at most 1.2x); the plain loop
+ *       under the same load for reference.
  * </ol>
  *
  * <p>{@code ./mvnw -B -q -pl bench exec:exec -Dexec.executable=java -Dexec.args="-cp %classpath
@@ -63,14 +67,16 @@ public final class WorkerBenchmark {
   private static final Instant DAY0 = Instant.parse("2030-01-01T00:00:00Z");
 
   private final HikariDataSource pool;
+  private final PostgresEndpoint postgres;
   private final PartitionProvisioner provisioner;
   private final PartitionProvisioner onePerTransaction;
   private final String schema;
   private final int commandSize;
   private int tables;
 
-  private WorkerBenchmark(HikariDataSource pool, String schema, int commandSize) {
+  private WorkerBenchmark(HikariDataSource pool, PostgresEndpoint postgres, String schema, int commandSize) {
     this.pool = pool;
+    this.postgres = postgres;
     this.schema = schema;
     this.commandSize = commandSize;
     this.provisioner = new PartitionProvisioner(pool, PartitionProvisioner.Limits.defaults(), "bench");
@@ -88,7 +94,7 @@ public final class WorkerBenchmark {
     String schema = "bench_worker_" + UUID.randomUUID().toString().substring(0, 8);
     try (HikariDataSource pool = WorkerDataSource.create(pg.jdbcUrl(), pg.user(), pg.password(), 4)) {
       exec(pool, "CREATE SCHEMA " + schema);
-      WorkerBenchmark bench = new WorkerBenchmark(pool, schema, commandSize);
+      WorkerBenchmark bench = new WorkerBenchmark(pool, pg, schema, commandSize);
       bench.provisioner.prepare();
       System.out.printf("worker benchmark: %d partitions x %d rounds, commands of %d, %d latency rounds of %d"
           + " partitions, %d cpus, load average %s, %s%n", partitions, rounds, commandSize, latencyRounds, window,
@@ -112,57 +118,72 @@ public final class WorkerBenchmark {
   // ------------------------------------------------------------------------------------------
   // throughput
 
-  /** One way of creating {@code n} daily partitions of a fresh parent; returns partitions per second. */
-  @FunctionalInterface
-  private interface Variant {
-    double run(int n) throws Exception;
-  }
+  /** One way of creating daily partitions of its own parent (with the index template or without). */
+  private record Variant(String name, boolean templated, Creator creator) {}
 
   private void throughput(int n, int rounds) throws Exception {
-    Map<String, Variant> variants = new LinkedHashMap<>();
-    variants.put("partwright", k -> timed(k, parent(true), (p, from, m) -> provision(provisioner, p, from, m)));
-    variants.put("plain loop (issue: PARTITION OF + CREATE INDEX)", k -> timed(k, parent(false),
-        (p, from, m) -> rawLoop(pool, p, from, m, true)));
-    variants.put("plain loop, templated parent (PARTITION OF)", k -> timed(k, parent(true),
-        (p, from, m) -> rawLoop(pool, p, from, m, false)));
-    variants.put("partwright, 1 partition per transaction", k -> timed(k, parent(true),
-        (p, from, m) -> provision(onePerTransaction, p, from, m)));
-    List<String> names = new ArrayList<>(variants.keySet());
-    for (String name : names) {
-      variants.get(name).run(Math.max(10, n / 4)); // warm-up: JIT, PostgreSQL's catalog caches
-    }
-    Map<String, double[]> rates = new LinkedHashMap<>();
-    names.forEach(name -> rates.put(name, new double[rounds]));
+    List<Variant> variants = List.of(
+        new Variant("partwright", true, (p, from, m) -> provision(provisioner, p, from, m)),
+        new Variant("plain loop (issue: PARTITION OF + CREATE INDEX)", false,
+            (p, from, m) -> rawLoop(pool, p, from, m, true)),
+        new Variant("plain loop, templated parent (PARTITION OF)", true,
+            (p, from, m) -> rawLoop(pool, p, from, m, false)),
+        new Variant("partwright, 1 partition per transaction", true,
+            (p, from, m) -> provision(onePerTransaction, p, from, m)));
+    throughputRound(variants, n, 0); // warm-up, as long as a round: JIT (C2 needs thousands of calls), PostgreSQL's caches
+    double[][] rates = new double[variants.size()][rounds];
     for (int r = 0; r < rounds; r++) {
+      double[] round = throughputRound(variants, n, r);
       StringBuilder line = new StringBuilder(String.format("  round %d:", r + 1));
-      for (int v = 0; v < names.size(); v++) {
-        // rotate who goes first, so no variant always gets the warmer (or the more loaded) slot
-        String name = names.get((v + r) % names.size());
-        rates.get(name)[r] = variants.get(name).run(n);
+      for (int v = 0; v < variants.size(); v++) {
+        rates[v][r] = round[v];
+        line.append(String.format("  %s %.1f/s", shortName(variants.get(v).name()), round[v]));
       }
-      for (String name : names) {
-        line.append(String.format("  %s %.1f/s", shortName(name), rates.get(name)[r]));
-      }
-      double[] pw = rates.get(names.get(0));
-      line.append(String.format("  ratio %.2fx", pw[r] / rates.get(names.get(1))[r]));
-      System.out.println(line);
+      System.out.println(line.append(String.format("  ratio %.2fx", round[0] / round[1])));
     }
     System.out.printf("throughput, median of %d rounds (partitions/s, commands of %d):%n", rounds, commandSize);
-    double ours = median(rates.get(names.get(0)));
-    for (String name : names) {
+    for (int v = 0; v < variants.size(); v++) {
       double[] ratios = new double[rounds];
       for (int r = 0; r < rounds; r++) {
-        ratios[r] = rates.get(names.get(0))[r] / rates.get(name)[r];
+        ratios[r] = rates[0][r] / rates[v][r];
       }
       System.out.printf("  %-55s %7.1f /s   partwright / this: median of round ratios %.2fx (range %.2f-%.2fx)%n",
-          name, median(rates.get(name)), median(ratios), min(ratios), max(ratios));
+          variants.get(v).name(), median(rates[v]), median(ratios), min(ratios), max(ratios));
     }
     double[] goal = new double[rounds];
     for (int r = 0; r < rounds; r++) {
-      goal[r] = rates.get(names.get(0))[r] / rates.get(names.get(1))[r];
+      goal[r] = rates[0][r] / rates[1][r];
     }
     System.out.printf("throughput: partwright %.1f partitions/s vs plain loop %.1f partitions/s = %.2fx (median of"
-        + " round ratios; goal >= 0.80x)%n", ours, median(rates.get(names.get(1))), median(goal));
+        + " round ratios; goal >= 0.80x)%n", median(rates[0]), median(rates[1]), median(goal));
+  }
+
+  /**
+   * {@code n} partitions for each variant, on fresh parents, interleaved command by command (one
+   * command's worth of partitions per variant in turn, the order rotating): on a shared machine the
+   * load changes from second to second, and every variant must see the same load.
+   */
+  private double[] throughputRound(List<Variant> variants, int n, int round) throws Exception {
+    String[] parents = new String[variants.size()];
+    for (int v = 0; v < variants.size(); v++) {
+      parents[v] = parent(variants.get(v).templated());
+    }
+    long[] nanos = new long[variants.size()];
+    int chunk = 0;
+    for (int from = 0; from < n; from += commandSize, chunk++) {
+      int m = Math.min(commandSize, n - from);
+      for (int k = 0; k < variants.size(); k++) {
+        int v = (k + chunk + round) % variants.size();
+        long t0 = System.nanoTime();
+        variants.get(v).creator().create(parents[v], from, m);
+        nanos[v] += System.nanoTime() - t0;
+      }
+    }
+    double[] rates = new double[variants.size()];
+    for (int v = 0; v < variants.size(); v++) {
+      rates[v] = n / (nanos[v] / 1e9);
+    }
+    return rates;
   }
 
   private static String shortName(String name) {
@@ -173,12 +194,6 @@ public final class WorkerBenchmark {
   @FunctionalInterface
   private interface Creator {
     void create(String parent, int from, int n) throws Exception;
-  }
-
-  private static double timed(int n, String parent, Creator creator) throws Exception {
-    long t0 = System.nanoTime();
-    creator.create(parent, 0, n);
-    return n / ((System.nanoTime() - t0) / 1e9);
   }
 
   /** A fresh parent, identical for every variant: with the 2-index template, or without (the loop adds them). */
@@ -232,67 +247,114 @@ public final class WorkerBenchmark {
   // insert latency
 
   private void latency(int n, int rounds) throws Exception {
-    // warm-up round, not counted: JIT of both sides, and how long a DDL window lasts
-    long ddlMillis = latencyRound(n, -1, 0).ddl().millis();
-    double[] ratios = new double[rounds];
-    double[] plainRatios = new double[rounds];
-    List<Round> all = new ArrayList<>();
-    for (int r = 0; r < rounds; r++) {
-      Round round = latencyRound(n, r, ddlMillis);
-      all.add(round);
-      ddlMillis = round.ddl().millis();
-      ratios[r] = round.ddl().p(0.99) / round.quiet().p(0.99);
-      plainRatios[r] = round.plain().p(0.99) / round.plainQuiet().p(0.99);
-      System.out.printf("  latency round %d (%s first): no DDL p99 %.3f ms (%d inserts), partwright DDL p99 %.3f ms"
-          + " (%d inserts, %d ms) = %.2fx;  plain loop: %.3f ms vs %.3f ms = %.2fx%n", r + 1,
-          r % 2 == 0 ? "DDL" : "quiet", round.quiet().p(0.99), round.quiet().count(), round.ddl().p(0.99),
-          round.ddl().count(), round.ddl().millis(), ratios[r], round.plain().p(0.99), round.plainQuiet().p(0.99),
-          plainRatios[r]);
+    try (Inserter load = new Inserter(postgres)) {
+      latencyRound(load, n, -1); // warm-up round, not counted: JIT of both sides, PostgreSQL's caches
+      double[] ratios = new double[rounds];
+      double[] busyRatios = new double[rounds];
+      double[] overBusy = new double[rounds];
+      double[] plainRatios = new double[rounds];
+      List<Round> all = new ArrayList<>();
+      for (int r = 0; r < rounds; r++) {
+        Round round = latencyRound(load, n, r);
+        all.add(round);
+        ratios[r] = round.ddl().p(0.99) / round.quiet().p(0.99);
+        busyRatios[r] = round.busy().p(0.99) / round.quiet().p(0.99);
+        overBusy[r] = round.ddl().p(0.99) / round.busy().p(0.99);
+        plainRatios[r] = round.plain().p(0.99) / round.plainQuiet().p(0.99);
+        System.out.printf("  latency round %d: p99 no DDL %.3f ms (%d inserts), partwright DDL %.3f ms (%d inserts,"
+            + " %d ms) = %.2fx, CPU-busy control %.3f ms (%d inserts) = %.2fx;  plain loop %.3f vs %.3f ms = %.2fx%n",
+            r + 1, round.quiet().p(0.99), round.quiet().count(), round.ddl().p(0.99), round.ddl().count(),
+            round.ddl().millis(), ratios[r], round.busy().p(0.99), round.busy().count(), busyRatios[r],
+            round.plain().p(0.99), round.plainQuiet().p(0.99), plainRatios[r]);
+      }
+      Window quiet = Window.merge(all.stream().map(Round::quiet).toList());
+      Window ddl = Window.merge(all.stream().map(Round::ddl).toList());
+      Window plain = Window.merge(all.stream().map(Round::plain).toList());
+      Window busy = Window.merge(all.stream().map(Round::busy).toList());
+      System.out.printf("insert latency, all rounds, no DDL         (%6d inserts): p50 %6.3f ms  p99 %6.3f ms  max %7.2f ms"
+          + "  failed %d%n", quiet.count(), quiet.p(0.50), quiet.p(0.99), quiet.max(), quiet.failed());
+      System.out.printf("insert latency, all rounds, partwright DDL (%6d inserts): p50 %6.3f ms  p99 %6.3f ms  max %7.2f ms"
+          + "  failed %d%n", ddl.count(), ddl.p(0.50), ddl.p(0.99), ddl.max(), ddl.failed());
+      System.out.printf("insert latency, all rounds, CPU-busy, no DDL (%6d inserts): p50 %6.3f ms  p99 %6.3f ms  max %7.2f ms"
+          + "  failed %d (control)%n", busy.count(), busy.p(0.50), busy.p(0.99), busy.max(), busy.failed());
+      System.out.printf("insert latency, all rounds, plain loop DDL (%6d inserts): p50 %6.3f ms  p99 %6.3f ms  max %7.2f ms"
+          + "  failed %d (reference)%n", plain.count(), plain.p(0.50), plain.p(0.99), plain.max(), plain.failed());
+      System.out.printf("insert p99 while %d partitions are provisioned vs no DDL: median of %d round ratios %.2fx"
+          + " (range %.2f-%.2fx; goal <= 1.20x); plain loop %.2fx%n", n, rounds, median(ratios), min(ratios),
+          max(ratios), median(plainRatios));
+      System.out.printf("control: CPU-busy session, no DDL, vs no DDL: %.2fx; partwright DDL vs CPU-busy: %.2fx"
+          + " (medians of round ratios)%n", median(busyRatios), median(overBusy));
     }
-    Window quiet = Window.merge(all.stream().map(Round::quiet).toList());
-    Window ddl = Window.merge(all.stream().map(Round::ddl).toList());
-    Window plain = Window.merge(all.stream().map(Round::plain).toList());
-    System.out.printf("insert latency, all rounds, no DDL         (%6d inserts): p50 %6.3f ms  p99 %6.3f ms  max %7.2f ms%n",
-        quiet.count(), quiet.p(0.50), quiet.p(0.99), quiet.max());
-    System.out.printf("insert latency, all rounds, partwright DDL (%6d inserts): p50 %6.3f ms  p99 %6.3f ms  max %7.2f ms%n",
-        ddl.count(), ddl.p(0.50), ddl.p(0.99), ddl.max());
-    System.out.printf("insert latency, all rounds, plain loop DDL (%6d inserts): p50 %6.3f ms  p99 %6.3f ms  max %7.2f ms"
-        + "  (reference)%n", plain.count(), plain.p(0.50), plain.p(0.99), plain.max());
-    System.out.printf("insert p99 while %d partitions are provisioned vs no DDL: median of %d round ratios %.2fx"
-        + " (range %.2f-%.2fx; goal <= 1.20x); plain loop %.2fx%n", n, rounds, median(ratios), min(ratios),
-        max(ratios), median(plainRatios));
   }
 
-  private record Round(Window quiet, Window ddl, Window plainQuiet, Window plain) {}
+  private record Round(Window quiet, Window ddl, Window busy, Window plainQuiet, Window plain) {}
 
   /**
-   * Fresh tables (one for Partwright, one for the plain loop), today's partition, the inserting
-   * session warmed up; then the DDL window and a window of the same length without DDL, in an order
-   * that alternates with {@code round}.
+   * Fresh tables (one for Partwright, one for the plain loop) with today's partition, where every
+   * insert goes; the inserting session warmed up on each; then, command by command, a window while
+   * the command's partitions are created and a window as long without DDL, which one comes first
+   * alternating — so both sides of the ratio see the same machine load.
    */
-  private Round latencyRound(int n, int round, long quietMillis) throws Exception {
+  private Round latencyRound(Inserter load, int n, int round) throws Exception {
     String pw = parent(true);
     String raw = parent(true);
     provision(provisioner, pw, 0, 1);
     rawLoop(pool, raw, 0, 1, false);
-    Work ddlWork = () -> provision(provisioner, pw, 1, n);
-    Work plainWork = () -> rawLoop(pool, raw, 1, n, false);
-    try (Inserter pwInserts = new Inserter(pool, pw); Inserter rawInserts = new Inserter(pool, raw)) {
-      pwInserts.warmUp();
-      rawInserts.warmUp();
-      Window ddl;
-      Window quiet;
-      if (round % 2 == 0 || quietMillis <= 0) {
-        ddl = pwInserts.during(ddlWork);
-        quiet = pwInserts.during(pause(ddl.millis()));
-      } else {
-        quiet = pwInserts.during(pause(quietMillis));
-        ddl = pwInserts.during(ddlWork);
+    Window[] ours = windows(load, pw, n, round, (from, m) -> provision(provisioner, pw, from, m));
+    Window[] plain = windows(load, raw, n, round, (from, m) -> rawLoop(pool, raw, from, m, false));
+    return new Round(ours[0], ours[1], ours[2], plain[0], plain[1]);
+  }
+
+  @FunctionalInterface
+  private interface Ddl {
+    void create(int from, int n) throws Exception;
+  }
+
+  /**
+   * {quiet, ddl, busy} windows over {@code n} partitions created a command at a time: for each
+   * command, a window while its partitions are created, one as long with no DDL, and one as long
+   * while another session keeps PostgreSQL busy with a CPU-bound query and no DDL at all — the
+   * control that tells what the DDL costs the inserts beyond the CPU it takes on a shared machine.
+   * The order of the three rotates from command to command.
+   */
+  private Window[] windows(Inserter load, String table, int n, int round, Ddl ddl) throws Exception {
+    load.table(table);
+    load.during(pause(1_000)); // warm-up of the session on this table
+    List<List<Window>> kinds = List.of(new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+    long last = 0;
+    int command = 0;
+    for (int from = 1; from <= n; from += commandSize, command++) {
+      int f = from;
+      int m = Math.min(commandSize, n + 1 - from);
+      int first = last == 0 ? 1 : (command + round) % 3;
+      long length = last;
+      for (int k = 0; k < 3; k++) {
+        int kind = (first + k) % 3;
+        Window w = switch (kind) {
+          case 1 -> load.during(() -> ddl.create(f, m));
+          case 0 -> load.during(pause(length));
+          default -> load.during(busy(length));
+        };
+        if (kind == 1) {
+          length = w.millis();
+          last = w.millis();
+        }
+        kinds.get(kind).add(w);
       }
-      Window plain = rawInserts.during(plainWork);
-      Window plainQuiet = rawInserts.during(pause(plain.millis()));
-      return new Round(quiet, ddl, plainQuiet, plain);
     }
+    return new Window[] {Window.merge(kinds.get(0)), Window.merge(kinds.get(1)), Window.merge(kinds.get(2))};
+  }
+
+  /** Another session keeping PostgreSQL's CPU busy for {@code millis}: no lock, no catalog change. */
+  private Work busy(long millis) {
+    return () -> {
+      try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
+        long end = System.nanoTime() + Math.max(1, millis) * 1_000_000;
+        while (System.nanoTime() < end) {
+          s.executeQuery("SELECT count(*) FROM generate_series(1, 20000)").close();
+        }
+      }
+    };
   }
 
   private static Work pause(long millis) {
@@ -304,8 +366,8 @@ public final class WorkerBenchmark {
     void run() throws Exception;
   }
 
-  /** Latencies (ms, sorted) of inserts made while some work ran, and how long it ran. */
-  private record Window(double[] latencies, long millis) {
+  /** Latencies (ms, sorted) of inserts made while some work ran, how long it ran, inserts that failed. */
+  private record Window(double[] latencies, long millis, int failed) {
     int count() {
       return latencies.length;
     }
@@ -320,57 +382,66 @@ public final class WorkerBenchmark {
 
     static Window merge(List<Window> windows) {
       double[] all = windows.stream().flatMapToDouble(w -> Arrays.stream(w.latencies())).sorted().toArray();
-      return new Window(all, windows.stream().mapToLong(Window::millis).sum());
+      return new Window(all, windows.stream().mapToLong(Window::millis).sum(),
+          windows.stream().mapToInt(Window::failed).sum());
     }
   }
 
-  /** One session inserting single rows into a parent, on a thread of its own, timed per insert. */
+  /** The insert load ({@link InsertLoad}) in a JVM of its own, one session, driven over its stdin. */
   private static final class Inserter implements AutoCloseable {
-    private final Connection connection;
-    private final PreparedStatement insert;
-    private int i;
+    private final Process process;
+    private final PrintStream commands;
+    private final BufferedReader answers;
 
-    Inserter(DataSource pool, String table) throws SQLException {
-      connection = pool.getConnection();
-      insert = connection.prepareStatement("INSERT INTO " + table + " (tenant_id, ts, v) VALUES (?, ?, ?)");
+    Inserter(PostgresEndpoint pg) throws IOException {
+      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+      process = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), InsertLoad.class.getName(),
+          pg.jdbcUrl(), pg.user(), pg.password()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+      commands = new PrintStream(process.getOutputStream(), true, StandardCharsets.UTF_8);
+      answers = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
     }
 
-    void warmUp() throws Exception {
-      during(pause(1_000));
+    void table(String table) throws IOException {
+      ask("table " + table);
     }
 
     Window during(Work work) throws Exception {
-      AtomicBoolean stop = new AtomicBoolean();
-      List<Long> nanos = new ArrayList<>();
-      CompletableFuture<Void> inserter = CompletableFuture.runAsync(() -> {
-        try {
-          while (!stop.get()) {
-            insert.setString(1, "t" + (i % 16));
-            insert.setTimestamp(2, Timestamp.from(DAY0.plusMillis(i % 86_400_000L)));
-            insert.setInt(3, i++);
-            long t0 = System.nanoTime();
-            insert.executeUpdate();
-            nanos.add(System.nanoTime() - t0);
-          }
-        } catch (SQLException e) {
-          throw new IllegalStateException(e);
-        }
-      });
+      ask("start");
       long t0 = System.nanoTime();
       try {
         work.run();
       } finally {
-        stop.set(true);
-        inserter.join();
+        commands.println("stop");
       }
       long millis = (System.nanoTime() - t0) / 1_000_000;
-      return new Window(nanos.stream().mapToDouble(x -> x / 1e6).sorted().toArray(), millis);
+      String[] parts = answers.readLine().split(" ");
+      int failed = 0;
+      List<Double> ms = new ArrayList<>();
+      for (int i = 2; i < parts.length; i++) {
+        long nanos = Long.parseLong(parts[i]);
+        if (nanos < 0) {
+          failed++;
+        } else {
+          ms.add(nanos / 1e6);
+        }
+      }
+      return new Window(ms.stream().mapToDouble(Double::doubleValue).sorted().toArray(), millis, failed);
+    }
+
+    private void ask(String command) throws IOException {
+      commands.println(command);
+      String answer = answers.readLine();
+      if (!"ok".equals(answer)) {
+        throw new IOException("insert load answered " + answer + " to " + command);
+      }
     }
 
     @Override
-    public void close() throws SQLException {
-      insert.close();
-      connection.close();
+    public void close() throws InterruptedException {
+      commands.println("quit");
+      if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+        process.destroy();
+      }
     }
   }
 
