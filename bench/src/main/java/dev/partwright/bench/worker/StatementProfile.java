@@ -28,6 +28,12 @@ final class StatementProfile {
   }
 
   private final Map<String, Totals> totals = new ConcurrentHashMap<>();
+  private volatile String label = "";
+
+  /** Prefixes the kinds of the statements that follow, e.g. with the variant that runs them. */
+  void label(String label) {
+    this.label = label;
+  }
 
   DataSource wrap(DataSource ds) {
     return (DataSource) Proxy.newProxyInstance(DataSource.class.getClassLoader(), new Class<?>[] {DataSource.class},
@@ -52,6 +58,15 @@ final class StatementProfile {
           n / 1e6 / units);
     }
     out.printf("    %-72s           %8.1f ms  %6.2f ms/partition%n", "total in statements", all / 1e6, all / 1e6 / units);
+    out.flush();
+  }
+
+  /** Total time in statements per label. */
+  void printByLabel(PrintWriter out, int units) {
+    Map<String, Long> byLabel = new TreeMap<>();
+    totals.forEach((k, t) -> byLabel.merge(k.substring(0, Math.max(0, k.indexOf('|'))), t.nanos().sum(), Long::sum));
+    byLabel.forEach((l, n) -> out.printf("  %-40s total in statements %8.1f ms  %6.2f ms/partition%n", l, n / 1e6,
+        n / 1e6 / units));
     out.flush();
   }
 
@@ -116,7 +131,7 @@ final class StatementProfile {
     try {
       return call.call();
     } finally {
-      Totals t = totals.computeIfAbsent(kind, k -> new Totals());
+      Totals t = totals.computeIfAbsent(label + kind, k -> new Totals());
       t.count().increment();
       t.nanos().add(System.nanoTime() - t0);
     }

@@ -72,6 +72,7 @@ public final class WorkerBenchmark {
   private final PartitionProvisioner onePerTransaction;
   private final String schema;
   private final int commandSize;
+  private int variantCount = 4;
   private int tables;
 
   private WorkerBenchmark(HikariDataSource pool, PostgresEndpoint postgres, String schema, int commandSize) {
@@ -95,6 +96,7 @@ public final class WorkerBenchmark {
     try (HikariDataSource pool = WorkerDataSource.create(pg.jdbcUrl(), pg.user(), pg.password(), 4)) {
       exec(pool, "CREATE SCHEMA " + schema);
       WorkerBenchmark bench = new WorkerBenchmark(pool, pg, schema, commandSize);
+      bench.variantCount = intArg(args, "--variants", 4);
       bench.provisioner.prepare();
       System.out.printf("worker benchmark: %d partitions x %d rounds, commands of %d, %d latency rounds of %d"
           + " partitions, %d cpus, load average %s, %s%n", partitions, rounds, commandSize, latencyRounds, window,
@@ -104,7 +106,9 @@ public final class WorkerBenchmark {
           bench.profile(partitions);
         } else {
           bench.throughput(partitions, rounds);
-          bench.latency(window, latencyRounds);
+          if (latencyRounds > 0) {
+            bench.latency(window, latencyRounds);
+          }
         }
       } finally {
         exec(pool, "DROP SCHEMA " + schema + " CASCADE",
@@ -122,7 +126,7 @@ public final class WorkerBenchmark {
   private record Variant(String name, boolean templated, Creator creator) {}
 
   private void throughput(int n, int rounds) throws Exception {
-    List<Variant> variants = List.of(
+    List<Variant> all = List.of(
         new Variant("partwright", true, (p, from, m) -> provision(provisioner, p, from, m)),
         new Variant("plain loop (issue: PARTITION OF + CREATE INDEX)", false,
             (p, from, m) -> rawLoop(pool, p, from, m, true)),
@@ -130,6 +134,8 @@ public final class WorkerBenchmark {
             (p, from, m) -> rawLoop(pool, p, from, m, false)),
         new Variant("partwright, 1 partition per transaction", true,
             (p, from, m) -> provision(onePerTransaction, p, from, m)));
+    // --variants 2 keeps the first two (the goal's pair) for a quicker run
+    List<Variant> variants = all.subList(0, Math.min(all.size(), Math.max(2, variantCount)));
     throughputRound(variants, n, 0); // warm-up, as long as a round: JIT (C2 needs thousands of calls), PostgreSQL's caches
     double[][] rates = new double[variants.size()][rounds];
     for (int r = 0; r < rounds; r++) {
@@ -448,7 +454,10 @@ public final class WorkerBenchmark {
   // ------------------------------------------------------------------------------------------
   // profile
 
-  /** Both paths once more, every statement timed by kind: where the time goes. */
+  /**
+   * Partwright and the issue's plain loop, interleaved command by command as in the throughput
+   * rounds, every statement timed by kind: where the time goes. The second round is printed.
+   */
   private void profile(int n) throws Exception {
     StatementProfile profile = new StatementProfile();
     DataSource timed = profile.wrap(pool);
@@ -456,18 +465,29 @@ public final class WorkerBenchmark {
         "bench");
     PrintWriter out = new PrintWriter(System.out);
     for (int r = 0; r < 2; r++) {
+      profile.reset();
       String raw = parent(false);
       String pw = parent(true);
-      profile.reset();
-      long t0 = System.nanoTime();
-      rawLoop(timed, raw, 0, n, true);
-      long rawNanos = System.nanoTime() - t0;
-      profile.print(out, String.format("plain loop, round %d, %.1f ms wall", r + 1, rawNanos / 1e6), n);
-      profile.reset();
-      t0 = System.nanoTime();
-      provision(timedProvisioner, pw, 0, n);
-      long ours = System.nanoTime() - t0;
-      profile.print(out, String.format("partwright, round %d, %.1f ms wall", r + 1, ours / 1e6), n);
+      long[] wall = new long[2];
+      for (int from = 0; from < n; from += commandSize) {
+        int m = Math.min(commandSize, n - from);
+        for (int k = 0; k < 2; k++) {
+          int v = (k + from / commandSize) % 2;
+          profile.label(v == 0 ? "partwright|" : "plain loop|");
+          long t0 = System.nanoTime();
+          if (v == 0) {
+            provision(timedProvisioner, pw, from, m);
+          } else {
+            rawLoop(timed, raw, from, m, true);
+          }
+          wall[v] += System.nanoTime() - t0;
+        }
+      }
+      if (r == 1) {
+        profile.print(out, String.format("round %d, wall: partwright %.1f ms, plain loop %.1f ms", r + 1,
+            wall[0] / 1e6, wall[1] / 1e6), n);
+        profile.printByLabel(out, n);
+      }
     }
   }
 

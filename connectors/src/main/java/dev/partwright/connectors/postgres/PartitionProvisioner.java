@@ -333,7 +333,7 @@ public final class PartitionProvisioner {
     final String key;
     final String aggregate;
     final Map<QualifiedName, RangeCoverage.Plan> plans = new HashMap<>();
-    final Map<QualifiedName, PostgresCatalog.Context> parents = new HashMap<>();
+    final Map<QualifiedName, PostgresCatalog.Parent> parents = new HashMap<>();
     final Map<QualifiedName, String> columns = new HashMap<>();
 
     CommandState(String key, String aggregate) {
@@ -345,7 +345,7 @@ public final class PartitionProvisioner {
   private Result provision(List<Target> targets, CommandState state, CommandSession session)
       throws ProvisioningException {
     // parents that exist now are planned (and a command that breaks coverage rejected) before any DDL
-    planCoverage(targets, state.plans, true, session);
+    planCoverage(targets, state, true, session);
     List<Applied> applied = new ArrayList<>();
     List<ProvisioningException.PartitionKeyed> done = new ArrayList<>();
     int attemptsMax = 1;
@@ -354,7 +354,7 @@ public final class PartitionProvisioner {
         List<Target> batch = batchFrom(targets, from);
         if (batch.stream().anyMatch(t -> !state.plans.containsKey(t.parent()))) {
           // a middle level an earlier transaction of this command created: its partitions can be planned now
-          planCoverage(targets, state.plans, false, session);
+          planCoverage(targets, state, false, session);
         }
         RetryResult<List<Applied>> r = withRetries(batch.get(0).child(), () -> provisionBatch(batch, state, session));
         attemptsMax = Math.max(attemptsMax, r.attempts());
@@ -414,8 +414,9 @@ public final class PartitionProvisioner {
    * not planned yet — all of them, or only those that exist — rejecting the command if it would
    * leave a gap or an overlap. Parents that do not exist (yet) get an empty plan later.
    */
-  private void planCoverage(List<Target> targets, Map<QualifiedName, RangeCoverage.Plan> plans, boolean existingOnly,
-      CommandSession session) throws ProvisioningException {
+  private void planCoverage(List<Target> targets, CommandState state, boolean existingOnly, CommandSession session)
+      throws ProvisioningException {
+    Map<QualifiedName, RangeCoverage.Plan> plans = state.plans;
     Map<QualifiedName, List<PartitionSpec>> byParent = new LinkedHashMap<>();
     for (Target t : targets) {
       if (!plans.containsKey(t.parent())) {
@@ -429,7 +430,10 @@ public final class PartitionProvisioner {
       Connection c = session.get();
       try {
         for (Map.Entry<QualifiedName, List<PartitionSpec>> e : byParent.entrySet()) {
-          Optional<PartitionKey> key = PostgresCatalog.partitionKey(c, e.getKey());
+          // what the parent is, read here once for the whole command
+          Optional<PostgresCatalog.Parent> parent = PostgresCatalog.parent(c, e.getKey());
+          parent.ifPresent(p -> state.parents.put(e.getKey(), p));
+          Optional<PartitionKey> key = parent.map(PostgresCatalog.Parent::key);
           if (key.isEmpty() && existingOnly) {
             continue;
           }
@@ -493,17 +497,14 @@ public final class PartitionProvisioner {
       throws SQLException, ProvisioningException {
     for (Target t : batch) {
       if (!state.parents.containsKey(t.parent())) {
-        PostgresCatalog.Context context = PostgresCatalog.context(c, t.parent(), t.child());
-        if (context.parentKey().isEmpty()) {
-          throw ProvisioningException.rejected("UNKNOWN_TABLE", "table " + t.parent()
-              + " does not exist or is not partitioned");
-        }
-        state.parents.put(t.parent(), context);
+        PostgresCatalog.Parent parent = PostgresCatalog.parent(c, t.parent()).orElseThrow(() ->
+            ProvisioningException.rejected("UNKNOWN_TABLE", "table " + t.parent() + " does not exist or is not partitioned"));
+        state.parents.put(t.parent(), parent);
       }
     }
     List<PartitionKey> keys = new ArrayList<>();
     for (Target t : batch) {
-      PartitionKey k = state.parents.get(t.parent()).parentKey().get();
+      PartitionKey k = state.parents.get(t.parent()).key();
       checkBoundAgainstKey(t.parent(), t.child(), t.spec().getBound(), k);
       keys.add(k);
     }
@@ -651,9 +652,9 @@ public final class PartitionProvisioner {
     List<String> afterAttach = new ArrayList<>();
     for (Map.Entry<QualifiedName, List<Integer>> e : byParent.entrySet()) {
       QualifiedName parent = e.getKey();
-      PostgresCatalog.Context context = state.parents.get(parent);
+      PostgresCatalog.Parent context = state.parents.get(parent);
       CatalogTable deflt = context.defaultPartition().get();
-      PartitionKey key = context.parentKey().get();
+      PartitionKey key = context.key();
       // taken here, not earlier, so the strong lock on DEFAULT lasts only for the moves and the attaches
       s.execute(Ddl.lock(parent, Ddl.LockMode.SHARE_UPDATE_EXCLUSIVE) + "; "
           + Ddl.lock(deflt, Ddl.LockMode.ACCESS_EXCLUSIVE));

@@ -340,6 +340,57 @@ public final class PostgresCatalog {
     }
   }
 
+  /** A partitioned table the worker creates partitions of: its key, the root of its tree, its DEFAULT partition. */
+  public record Parent(PartitionKey key, String rootTable, Optional<CatalogTable> defaultPartition) {}
+
+  /**
+   * {@link Parent} of {@code table} in one round trip; empty when it does not exist or is not
+   * partitioned. Read once per command: every statement right after DDL re-plans, and this is the
+   * widest query the worker sends.
+   */
+  public static Optional<Parent> parent(Connection c, QualifiedName table) throws SQLException {
+    String sql = """
+        SELECT pt.partstrat, k.cols, k.types,
+               (SELECT rn.nspname || '.' || r.relname FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace
+                 WHERE r.oid = pg_partition_root(cl.oid)),
+               dn.nspname || '.' || d.relname, quote_ident(dn.nspname) || '.' || quote_ident(d.relname)
+          FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace
+          JOIN pg_partitioned_table pt ON pt.partrelid = cl.oid
+          CROSS JOIN LATERAL (
+            SELECT array_agg(COALESCE(a.attname::text, '') ORDER BY u.ord) AS cols,
+                   array_agg(COALESCE(format_type(a.atttypid, a.atttypmod), '') ORDER BY u.ord) AS types
+              FROM unnest(pt.partattrs::int2[]) WITH ORDINALITY AS u(attnum, ord)
+              LEFT JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = u.attnum) k
+          LEFT JOIN pg_class d ON d.oid = pt.partdefid
+          LEFT JOIN pg_namespace dn ON dn.oid = d.relnamespace
+         WHERE n.nspname = ? AND cl.relname = ?""";
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setString(1, table.schema().name());
+      ps.setString(2, table.table().name());
+      try (ResultSet rs = ps.executeQuery()) {
+        if (!rs.next()) {
+          return Optional.empty();
+        }
+        Strategy strategy = switch (rs.getString(1)) {
+          case "r" -> Strategy.RANGE;
+          case "h" -> Strategy.HASH;
+          case "l" -> Strategy.LIST;
+          default -> throw new SQLException("unknown partition strategy " + rs.getString(1));
+        };
+        List<String> columns = List.of((String[]) rs.getArray(2).getArray());
+        List<String> types = List.of((String[]) rs.getArray(3).getArray());
+        if (columns.contains("")) {
+          throw new SQLException("table " + table + " is partitioned by an expression; Partwright manages column keys only");
+        }
+        String root = rs.getString(4) == null ? table.toString() : rs.getString(4);
+        Optional<CatalogTable> deflt = rs.getString(5) == null
+            ? Optional.empty()
+            : Optional.of(new CatalogTable(rs.getString(5), rs.getString(6)));
+        return Optional.of(new Parent(new PartitionKey(strategy, columns, types), root, deflt));
+      }
+    }
+  }
+
   /**
    * What verification reads about a new partition, in one round trip: where it is attached, its
    * bound, the parent's indexes that have no valid, ready counterpart attached on it, and the bounds
