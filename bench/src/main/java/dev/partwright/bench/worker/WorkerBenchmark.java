@@ -105,7 +105,9 @@ public final class WorkerBenchmark {
         if (Arrays.asList(args).contains("--profile")) {
           bench.profile(partitions);
         } else {
-          bench.throughput(partitions, rounds);
+          if (rounds > 0) {
+            bench.throughput(partitions, rounds);
+          }
           if (latencyRounds > 0) {
             bench.latency(window, latencyRounds);
           }

@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.StringJoiner;
 
 /** What PostgreSQL's catalog says, read with parameterized queries only. */
 public final class PostgresCatalog {
@@ -264,82 +265,6 @@ public final class PostgresCatalog {
     }
   }
 
-  /**
-   * Everything the worker reads before creating {@code child} under {@code parent}, in one round
-   * trip: the parent's partition key, the child if a relation of that name exists, the root of the
-   * parent's tree and its DEFAULT partition.
-   */
-  public record Context(Optional<PartitionKey> parentKey, Optional<ExistingTable> child, String rootTable,
-      Optional<CatalogTable> defaultPartition) {}
-
-  public static Context context(Connection c, QualifiedName parent, QualifiedName child) throws SQLException {
-    String sql = """
-        WITH p AS (
-          SELECT cl.oid FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace
-           WHERE n.nspname = ? AND cl.relname = ?),
-        ch AS (
-          SELECT cl.oid, cl.relkind, cl.relpartbound FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace
-           WHERE n.nspname = ? AND cl.relname = ?)
-        SELECT pt.partstrat,
-               (SELECT array_agg(COALESCE(a.attname::text, '') ORDER BY k.ord)
-                  FROM unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, ord)
-                  LEFT JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = k.attnum),
-               (SELECT array_agg(COALESCE(format_type(a.atttypid, a.atttypmod), '') ORDER BY k.ord)
-                  FROM unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, ord)
-                  LEFT JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = k.attnum),
-               (SELECT rn.nspname || '.' || r.relname FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace
-                 WHERE r.oid = pg_partition_root(p.oid)),
-               (SELECT dn.nspname || '.' || d.relname FROM pg_class d JOIN pg_namespace dn ON dn.oid = d.relnamespace
-                 WHERE d.oid = pt.partdefid),
-               (SELECT quote_ident(dn.nspname) || '.' || quote_ident(d.relname)
-                  FROM pg_class d JOIN pg_namespace dn ON dn.oid = d.relnamespace WHERE d.oid = pt.partdefid),
-               ch.oid IS NOT NULL,
-               (SELECT pn.nspname || '.' || pc.relname FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent
-                  JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = ch.oid),
-               pg_get_expr(ch.relpartbound, 0),
-               COALESCE((SELECT i.inhdetachpending FROM pg_inherits i WHERE i.inhrelid = ch.oid), false),
-               ch.relkind::text,
-               (SELECT d.description FROM pg_description d
-                 WHERE d.objoid = ch.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0)
-          FROM (SELECT 1) AS one
-          LEFT JOIN p ON true
-          LEFT JOIN pg_partitioned_table pt ON pt.partrelid = p.oid
-          LEFT JOIN ch ON true""";
-    try (PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setString(1, parent.schema().name());
-      ps.setString(2, parent.table().name());
-      ps.setString(3, child.schema().name());
-      ps.setString(4, child.table().name());
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        Optional<PartitionKey> key = Optional.empty();
-        if (rs.getString(1) != null) {
-          Strategy strategy = switch (rs.getString(1)) {
-            case "r" -> Strategy.RANGE;
-            case "h" -> Strategy.HASH;
-            case "l" -> Strategy.LIST;
-            default -> throw new SQLException("unknown partition strategy " + rs.getString(1));
-          };
-          List<String> columns = List.of((String[]) rs.getArray(2).getArray());
-          List<String> types = List.of((String[]) rs.getArray(3).getArray());
-          if (columns.contains("")) {
-            throw new SQLException("table " + parent + " is partitioned by an expression; Partwright manages column keys only");
-          }
-          key = Optional.of(new PartitionKey(strategy, columns, types));
-        }
-        String root = rs.getString(4) == null ? parent.toString() : rs.getString(4);
-        Optional<CatalogTable> deflt = rs.getString(5) == null
-            ? Optional.empty()
-            : Optional.of(new CatalogTable(rs.getString(5), rs.getString(6)));
-        Optional<ExistingTable> existing = rs.getBoolean(7)
-            ? Optional.of(new ExistingTable(rs.getString(8), rs.getString(9), rs.getBoolean(10), rs.getString(11),
-                rs.getString(12)))
-            : Optional.empty();
-        return new Context(key, existing, root, deflt);
-      }
-    }
-  }
-
   /** A partitioned table the worker creates partitions of: its key, the root of its tree, its DEFAULT partition. */
   public record Parent(PartitionKey key, String rootTable, Optional<CatalogTable> defaultPartition) {}
 
@@ -392,54 +317,12 @@ public final class PostgresCatalog {
   }
 
   /**
-   * What verification reads about a new partition, in one round trip: where it is attached, its
-   * bound, the parent's indexes that have no valid, ready counterpart attached on it, and the bounds
-   * of the partitions expected next to it (null where there is none, or it is not a partition).
+   * What verification reads about a new partition: where it is attached, its bound, the parent's
+   * indexes that have no valid, ready counterpart attached on it, and the bounds of the partitions
+   * expected next to it (null where there is none, or it is not a partition).
    */
   public record Attached(String attachedTo, String boundExpression, List<String> unalignedIndexes, String lowerBound,
       String upperBound) {}
-
-  public static Optional<Attached> attached(Connection c, QualifiedName parent, QualifiedName child,
-      String lowerSchema, String lowerTable, String upperSchema, String upperTable) throws SQLException {
-    String sql = """
-        WITH ch AS (
-          SELECT cl.oid, cl.relpartbound FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace
-           WHERE n.nspname = ? AND cl.relname = ?),
-        p AS (
-          SELECT cl.oid FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace
-           WHERE n.nspname = ? AND cl.relname = ?)
-        SELECT (SELECT pn.nspname || '.' || pc.relname FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent
-                  JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = ch.oid),
-               pg_get_expr(ch.relpartbound, 0),
-               ARRAY(SELECT pi.indexrelid::regclass::text FROM pg_index pi, p
-                      WHERE pi.indrelid = p.oid
-                        AND NOT EXISTS (
-                              SELECT 1 FROM pg_inherits ih JOIN pg_index ci ON ci.indexrelid = ih.inhrelid
-                               WHERE ih.inhparent = pi.indexrelid AND ci.indrelid = ch.oid
-                                 AND ci.indisvalid AND ci.indisready)
-                      ORDER BY 1),
-               (SELECT pg_get_expr(x.relpartbound, 0) FROM pg_class x JOIN pg_namespace xn ON xn.oid = x.relnamespace
-                 WHERE xn.nspname = ? AND x.relname = ? AND x.relispartition),
-               (SELECT pg_get_expr(x.relpartbound, 0) FROM pg_class x JOIN pg_namespace xn ON xn.oid = x.relnamespace
-                 WHERE xn.nspname = ? AND x.relname = ? AND x.relispartition)
-          FROM ch""";
-    try (PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setString(1, child.schema().name());
-      ps.setString(2, child.table().name());
-      ps.setString(3, parent.schema().name());
-      ps.setString(4, parent.table().name());
-      ps.setString(5, lowerSchema);
-      ps.setString(6, lowerTable);
-      ps.setString(7, upperSchema);
-      ps.setString(8, upperTable);
-      try (ResultSet rs = ps.executeQuery()) {
-        return rs.next()
-            ? Optional.of(new Attached(rs.getString(1), rs.getString(2), List.of((String[]) rs.getArray(3).getArray()),
-                rs.getString(4), rs.getString(5)))
-            : Optional.empty();
-      }
-    }
-  }
 
   /**
    * {@link #existing} for many relations in one round trip: one entry per name, in order, empty
@@ -486,29 +369,28 @@ public final class PostgresCatalog {
    */
   public static List<String> expectedBoundExpressions(Connection c, List<Object> bounds, List<PartitionKey> keys)
       throws SQLException {
-    StringBuilder select = new StringBuilder("SELECT ");
+    StringJoiner columns = new StringJoiner(", ", "SELECT ", "");
     List<String> params = new ArrayList<>();
+    int count = 0;
     for (int b = 0; b < bounds.size(); b++) {
       for (List<Object> values : boundValues(bounds.get(b))) {
         for (int i = 0; i < values.size(); i++) {
-          if (!params.isEmpty() || select.length() > 7) {
-            select.append(", ");
-          }
+          count++;
           Object v = values.get(i);
           if (v instanceof Unbounded u) {
-            select.append("'").append(u.name()).append("'");
+            columns.add("'" + u.name() + "'");
             continue;
           }
           // the type name comes from PostgreSQL's own format_type(), never from a user
           List<String> types = keys.get(b).getTypes();
-          select.append("quote_literal(CAST(? AS ").append(types.get(Math.min(i, types.size() - 1))).append("))");
+          columns.add("quote_literal(CAST(? AS " + types.get(Math.min(i, types.size() - 1)) + "))");
           params.add(Bounds.valueText(v));
         }
       }
     }
     List<String> printed = new ArrayList<>();
-    if (select.length() > 7) {
-      try (PreparedStatement ps = c.prepareStatement(select.toString())) {
+    if (count > 0) {
+      try (PreparedStatement ps = c.prepareStatement(columns.toString())) {
         for (int i = 0; i < params.size(); i++) {
           ps.setString(i + 1, params.get(i));
         }
