@@ -106,7 +106,7 @@ public final class ProvisioningWorker implements AutoCloseable {
     this.breaker = new CircuitBreaker(config.breaker(), provisioner::health, meters);
     this.monitor = new DatabaseMonitor(provisioner.dataSource(), meters);
     this.provisioningTimer = Timer.builder("partwright.worker.provisioning")
-        .description("Time to apply one ProvisionPartitions: quota gate, DDL, verification, analyze")
+        .description("Time to apply one ProvisionPartitions: quota gate, DDL, verification")
         .publishPercentiles(0.5, 0.99)
         .register(meters);
   }

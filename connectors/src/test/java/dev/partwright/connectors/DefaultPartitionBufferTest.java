@@ -80,6 +80,10 @@ class DefaultPartitionBufferTest {
     assertThat(db.rows("SELECT md5(string_agg(id || payload || ts || amount, ',' ORDER BY id)) FROM ${s}.events").get(0))
         .isEqualTo(before);
     assertThat(db.count("SELECT count(*) FROM ${s}.events_default WHERE ts >= '2026-07-02' AND ts < '2026-07-03'")).isZero();
+    // the partition that received rows was analyzed in the provisioning transaction (statistics before
+    // the first write); one created empty was not: ANALYZE would only have set reltuples from -1 to 0
+    assertThat(db.rows("SELECT reltuples::bigint FROM pg_class WHERE oid = '${s}.events_p1'::regclass")).containsExactly("100");
+    assertThat(db.rows("SELECT reltuples::bigint FROM pg_class WHERE oid = '${s}.events_p0'::regclass")).containsExactly("-1");
   }
 
   @Test
