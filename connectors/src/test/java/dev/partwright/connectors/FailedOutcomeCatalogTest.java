@@ -106,6 +106,35 @@ class FailedOutcomeCatalogTest {
     assertThat(db.tree("tenants")).extracting(line -> line.split(" ")[0]).containsExactly("tenants_acme");
   }
 
+  @Test
+  void aPartitionFailingVerificationAfterCommitIsDroppedWhileTheOthersOfItsTransactionStayListedAsCreated()
+      throws Exception {
+    db.exec("CREATE TABLE ${s}.orders (ts timestamptz NOT NULL, v int) PARTITION BY RANGE (ts)",
+        "CREATE INDEX orders_ts ON ${s}.orders (ts)");
+    String broken = db.q("orders_p2");
+    PartitionProvisioner provisioner = db.provisioner(TestSchema.fastLimits(), (step, partition, c) -> {
+      if (step == PartitionProvisioner.Step.COMMITTED && partition.toString().equals(broken)) {
+        try (var s = c.createStatement()) {
+          // what a failed index build looks like to the catalog, between commit and announcement
+          s.execute("UPDATE pg_index SET indisvalid = false WHERE indrelid = '" + broken + "'::regclass");
+        }
+      }
+    });
+    Instant d1 = DAY0.plus(Duration.ofDays(1));
+    Instant d2 = DAY0.plus(Duration.ofDays(2));
+    ProvisionPartitions command = provision("*/" + db.q("orders"),
+        spec(db.q("orders"), db.name, "orders_p1", time(d1, d2)),
+        spec(db.q("orders"), db.name, "orders_p2", time(d2, d2.plus(Duration.ofDays(1)))));
+
+    ProvisioningException e = catchThrowableOfType(() -> provisioner.provision(command), ProvisioningException.class);
+
+    assertThat(e.kind()).isEqualTo(ProvisioningException.Kind.FAILED);
+    assertThat(e.code()).isEqualTo("INDEX_UNALIGNED");
+    assertThat(e.created()).extracting(PartitionSpec::getName).containsExactly("orders_p1");
+    assertThat(e.dropped()).containsExactly(broken);
+    assertThat(db.tree("orders")).extracting(line -> line.split(" ")[0]).containsExactly("orders_p1");
+  }
+
   private static String partition(BoundaryChange c) {
     return c.getChange() instanceof PartitionAdded a ? a.getPartition() : "";
   }

@@ -67,11 +67,13 @@ public final class ProvisioningException extends Exception {
 
   /**
    * A rejection that came after earlier transactions of the command had committed partitions (a
-   * later partition's name or bound turned out wrong): not "nothing was done", so it is a
-   * non-retryable failure that lists what exists. Anything else is returned as it is.
+   * later partition's name or bound turned out wrong), or a rollback of partitions that failed
+   * verification after commit while others of the command passed it: not "nothing was done" nor
+   * "all of it undone", so it is a non-retryable failure that lists what exists (and, for a
+   * rollback, still names what was dropped). Anything else is returned as it is.
    */
   ProvisioningException partlyApplied() {
-    if (kind != Kind.REJECTED || createdKeys.isEmpty()) {
+    if ((kind != Kind.REJECTED && kind != Kind.ROLLED_BACK) || createdKeys.isEmpty()) {
       return this;
     }
     return new ProvisioningException(Kind.FAILED, code, getMessage() + " (after " + createdKeys.size()
