@@ -153,7 +153,7 @@ final class WorkerFixture implements AutoCloseable {
       Map<TopicPartition, Long> end = r.consumer.endOffsets(r.consumer.assignment());
       await().atMost(Duration.ofSeconds(30)).until(() -> {
         for (ConsumerRecord<String, byte[]> record : r.consumer.poll(Duration.ofMillis(100))) {
-          catalog.apply(record);
+          catalog.apply(record, log);
         }
         return end.entrySet().stream().allMatch(e -> r.consumer.position(e.getKey()) >= e.getValue());
       });
