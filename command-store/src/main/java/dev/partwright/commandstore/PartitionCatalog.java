@@ -69,11 +69,12 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  *   <li>Otherwise the command is {@link Applied}: version + 1, pending until its outcome.
  *   <li>An outcome for a pending command is applied (version + 1): {@code Provisioned} makes its
  *       partitions live, {@code Rejected} and non-retryable {@code Failed} end the command, retryable
- *       {@code Failed} leaves it pending, {@code Retired} drops the partitions of a pending
+ *       {@code Failed} leaves it pending, and either {@code Failed} makes the partitions it lists as
+ *       created before the failure live, {@code Retired} drops the partitions of a pending
  *       RetirePartitions. {@code RolledBack} drops partitions of a command the aggregate has,
  *       answered or not. Another outcome for an answered command is a duplicate.
  *   <li>A {@code Rejected} answering a command that was a {@link Conflict} is recorded in the
- *       history as a conflict too, with no effect (fold version 2; version 1 refused it).
+ *       history as a conflict too, with no effect (since fold version 2; version 1 refused it).
  *   <li>A {@code Retired} answering a pending {@code RetirePartitions} drops the partitions it names.
  *   <li>{@link Refused} (sent to the dead-letter topic): unreadable payloads, unknown types, keys that
  *       are not the entry's aggregate or do not hash to the record's partition, commands whose header
@@ -87,7 +88,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 public final class PartitionCatalog {
 
   /** Version of the rules above; snapshots written under other rules are ignored by replay. */
-  public static final int FOLD_VERSION = 2;
+  public static final int FOLD_VERSION = 3; // 2: answers to conflicts recorded; 3: a Failed's created partitions are live
 
   /** What the fold made of one record. */
   public sealed interface Verdict permits Applied, Duplicate, Conflict, Refused {}
@@ -491,11 +492,11 @@ public final class PartitionCatalog {
       v = answeredConflict(partition, offset, at, id, o);
       if (v == null) {
         v = ended(partition, offset, at, id, o.getIdempotencyKey(), EntryKind.REJECTED, o.getCode() + ": " + o.getReason(),
-            true);
+            true, List.of());
       }
     } else if (e instanceof Failed o) {
       v = ended(partition, offset, at, id, o.getIdempotencyKey(), EntryKind.FAILED,
-          (o.getRetryable() ? "[retryable] " : "") + o.getReason(), !o.getRetryable());
+          (o.getRetryable() ? "[retryable] " : "") + o.getReason(), !o.getRetryable(), o.getCreated());
     } else if (e instanceof RolledBack o) {
       v = rolledBack(partition, offset, at, id, o);
     } else if (e instanceof Retired o) {
@@ -592,22 +593,36 @@ public final class PartitionCatalog {
     return new Applied(a.version);
   }
 
+  /**
+   * {@code Rejected} or {@code Failed}: ends the command when {@code final_}. Partitions a failed
+   * command created before it failed ({@code created}: earlier transactions of it committed) exist in
+   * the database, so they become live like those of a {@code Provisioned}.
+   */
   private Verdict ended(int partition, long offset, Instant at, String id, String key, EntryKind kind, String reason,
-      boolean final_) {
+      boolean final_, List<PartitionSpec> created) {
     Aggregate a = byPartition.get(partition).get(id);
     Verdict unknown = unknownCommand(partition, offset, a, id, kind.name(), key);
     if (unknown != null) {
       return unknown;
     }
-    if (!a.pending.containsKey(key)) {
+    PendingCommand p = a.pending.get(key);
+    if (p == null) {
       record(a, offset, at, kind, EntryVerdict.DUPLICATE, key, "", reason + "; command already answered", null, null);
       return new Duplicate(a.commands.get(key), a.version);
+    }
+    if (!created.isEmpty() && !(p.getCommand() instanceof ProvisionPartitions)) {
+      return refuse(partition, offset, kind + " lists created partitions but answers " + key + ", which is a "
+          + p.getCommand().getClass().getSimpleName() + " of " + id);
     }
     if (final_) {
       a.pending.remove(key);
     }
+    for (PartitionSpec s : created) {
+      a.addIfAbsent(s, key, p.getOffset(), at);
+    }
     a.version++;
-    record(a, offset, at, kind, EntryVerdict.APPLIED, key, "", reason, null, null);
+    record(a, offset, at, kind, EntryVerdict.APPLIED, key, "", created.isEmpty() ? reason
+        : reason + "; created before the failure: " + created.size(), created.isEmpty() ? null : created, null);
     return new Applied(a.version);
   }
 

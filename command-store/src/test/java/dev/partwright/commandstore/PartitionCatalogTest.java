@@ -13,6 +13,7 @@ import dev.partwright.schemas.CommandLogEntry;
 import dev.partwright.schemas.AggregateId;
 import dev.partwright.schemas.CommandHeader;
 import dev.partwright.schemas.EntryVerdict;
+import dev.partwright.schemas.Failed;
 import dev.partwright.schemas.HistoryEntry;
 import dev.partwright.schemas.ProvisionPartitions;
 import dev.partwright.schemas.RetirePartitions;
@@ -90,6 +91,27 @@ class PartitionCatalogTest {
             "REJECTED k2 VERSION_CONFLICT");
     // a Rejected for a key the aggregate never saw is still broken order
     assertThat(apply(rejected("k9"))).isInstanceOf(PartitionCatalog.Refused.class);
+  }
+
+  @Test
+  void aFailedOutcomeMakesThePartitionsItListsAsCreatedLiveAndEndsOrKeepsTheCommand() {
+    apply(provision(A, "k1", 0, 1, 2, 3));
+    // the worker committed days 0 and 1 in a first transaction, then failed for good
+    assertThat(apply(Failed.newBuilder(failed("k1", false)).setCreated(List.of(Fixtures.day(A, 0), Fixtures.day(A, 1)))
+        .build())).isEqualTo(new PartitionCatalog.Applied(2));
+    PartitionCatalog.Aggregate a = catalog.aggregate(A).orElseThrow();
+    assertThat(a.partitions()).containsOnlyKeys("app.events_d0", "app.events_d1");
+    assertThat(a.pending()).isEmpty();
+
+    apply(provision(A, "k2", 4, 5));
+    // retryable: the command stays pending, what it created is live all the same
+    apply(Failed.newBuilder(failed("k2", true)).setCreated(List.of(Fixtures.day(A, 4))).build());
+    a = catalog.aggregate(A).orElseThrow();
+    assertThat(a.partitions()).containsOnlyKeys("app.events_d0", "app.events_d1", "app.events_d4");
+    assertThat(a.pending()).hasSize(1);
+    // a failure listing nothing changes no partition (the logs written before the field existed)
+    apply(failed("k2", false));
+    assertThat(catalog.aggregate(A).orElseThrow().partitions()).hasSize(3);
   }
 
   @Test

@@ -115,7 +115,7 @@ public final class ProvisioningWorker implements AutoCloseable {
     this.monitor = new DatabaseMonitor(provisioner.dataSource(), meters);
     this.fold = new ConsumerCatalog(storeConfig(config, serdes));
     this.provisioningTimer = Timer.builder("partwright.worker.provisioning")
-        .description("Time to apply one ProvisionPartitions: quota gate, DDL, verification, analyze")
+        .description("Time to apply one ProvisionPartitions: quota gate, DDL, verification")
         .publishPercentiles(0.5, 0.99)
         .register(meters);
   }
@@ -494,6 +494,8 @@ public final class ProvisioningWorker implements AutoCloseable {
           .setAttempts(e.attempts())
           .setSqlState(e.sqlState())
           .setReason(e.getMessage())
+          // committed by earlier transactions of the command: the catalog must know they exist
+          .setCreated(e.created())
           .build();
     };
   }

@@ -11,10 +11,13 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import dev.partwright.connectors.postgres.PartitionProvisioner;
 import dev.partwright.connectors.postgres.ProvisioningException;
 import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -80,6 +83,54 @@ class DefaultPartitionBufferTest {
     assertThat(db.rows("SELECT md5(string_agg(id || payload || ts || amount, ',' ORDER BY id)) FROM ${s}.events").get(0))
         .isEqualTo(before);
     assertThat(db.count("SELECT count(*) FROM ${s}.events_default WHERE ts >= '2026-07-02' AND ts < '2026-07-03'")).isZero();
+    // the partition that received rows was analyzed in the provisioning transaction (statistics before
+    // the first write); one created empty was not: ANALYZE would only have set reltuples from -1 to 0
+    assertThat(db.rows("SELECT reltuples::bigint FROM pg_class WHERE oid = '${s}.events_p1'::regclass")).containsExactly("100");
+    assertThat(db.rows("SELECT reltuples::bigint FROM pg_class WHERE oid = '${s}.events_p0'::regclass")).containsExactly("-1");
+  }
+
+  @Test
+  void severalPartitionsAttachedNextToAFilledDefaultInOneTransactionTakeTheirRowsAndLeaveNoConstraintBehind()
+      throws Exception {
+    timeTable("batch");
+    // rows for days 1 and 3 and for day 9 wait in DEFAULT; the command creates days 1, 2 and 3 at once
+    db.exec("INSERT INTO ${s}.batch (ts, payload) SELECT '2026-07-02T00:00:00Z'::timestamptz + g * interval '1 hour',"
+            + " 'd1-' || g FROM generate_series(0, 23) g",
+        "INSERT INTO ${s}.batch (ts, payload) SELECT '2026-07-04T00:00:00Z'::timestamptz + g * interval '2 hours',"
+            + " 'd3-' || g FROM generate_series(0, 11) g",
+        "INSERT INTO ${s}.batch (ts, payload) VALUES ('2026-07-10T05:00:00Z', 'd9')");
+    String before = db.rows("SELECT md5(string_agg(id || payload || ts || amount, ',' ORDER BY id)) FROM ${s}.batch").get(0);
+    Instant day3 = DAY2.plus(Duration.ofDays(1));
+
+    List<String> guards = new ArrayList<>();
+    PartitionProvisioner provisioner = db.provisioner(TestSchema.fastLimits(), (step, partition, c) -> {
+      if (step == PartitionProvisioner.Step.LOCKED && guards.isEmpty()) {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT pg_get_constraintdef(oid)"
+            + " FROM pg_constraint WHERE conrelid = '" + db.q("batch_default") + "'::regclass AND contype = 'c'")) {
+          while (rs.next()) {
+            guards.add(rs.getString(1));
+          }
+        }
+      }
+    });
+    PartitionProvisioner.Result result = provisioner.provision(provision("*/" + db.q("batch"),
+        spec(db.q("batch"), db.name, "batch_p1", time(DAY1, DAY2)),
+        spec(db.q("batch"), db.name, "batch_p2", time(DAY2, day3)),
+        spec(db.q("batch"), db.name, "batch_p3", time(day3, day3.plus(Duration.ofDays(1))))));
+
+    assertThat(result.rowsMovedFromDefault()).isEqualTo(36);
+    assertThat(db.count("SELECT count(*) FROM ONLY ${s}.batch_p1")).isEqualTo(24);
+    assertThat(db.count("SELECT count(*) FROM ONLY ${s}.batch_p2")).isZero();
+    assertThat(db.count("SELECT count(*) FROM ONLY ${s}.batch_p3")).isEqualTo(12);
+    assertThat(db.rows("SELECT payload FROM ONLY ${s}.batch_default")).containsExactly("d9");
+    assertThat(db.rows("SELECT md5(string_agg(id || payload || ts || amount, ',' ORDER BY id)) FROM ${s}.batch").get(0))
+        .isEqualTo(before);
+    // a CHECK proving the three ranges absent from DEFAULT spared each ATTACH its scan of DEFAULT,
+    // and lived only inside the transaction
+    assertThat(guards).hasSize(1);
+    assertThat(guards.get(0)).startsWith("CHECK ((NOT (").contains("2026-07-02", "2026-07-03", "2026-07-04", "2026-07-05");
+    assertThat(db.count("SELECT count(*) FROM pg_constraint WHERE conrelid = '${s}.batch_default'::regclass"
+        + " AND contype = 'c'")).isZero();
   }
 
   @Test

@@ -3,6 +3,7 @@ package dev.partwright.connectors;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.partwright.commandstore.PartitionCatalog;
 import dev.partwright.connectors.postgres.PartitionProvisioner;
 import dev.partwright.embedded.KafkaEndpoint;
 import dev.partwright.embedded.Servers;
@@ -19,6 +20,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
 import java.util.function.Function;
@@ -142,6 +144,21 @@ final class WorkerFixture implements AutoCloseable {
     readers.add(r);
     RegistryAvroSerde<CapacityAlert> serde = serdes().serde(CapacityAlert.class);
     return r.of(bytes -> serde.decode(alerts, bytes), CapacityAlert.class);
+  }
+
+  /** The catalog the command log folds into now: every committed record, from the beginning to the end. */
+  PartitionCatalog catalog() {
+    PartitionCatalog catalog = new PartitionCatalog(commands, 2);
+    try (Reader r = new Reader(commands)) {
+      Map<TopicPartition, Long> end = r.consumer.endOffsets(r.consumer.assignment());
+      await().atMost(Duration.ofSeconds(30)).until(() -> {
+        for (ConsumerRecord<String, byte[]> record : r.consumer.poll(Duration.ofMillis(100))) {
+          catalog.apply(record, log);
+        }
+        return end.entrySet().stream().allMatch(e -> r.consumer.position(e.getKey()) >= e.getValue());
+      });
+    }
+    return catalog;
   }
 
   @Override

@@ -66,7 +66,7 @@ final class Samples {
         new Rollback(header("k3"), "k1", List.of("public.events_p2026_03_01")),
         new Provisioned("k1", List.of(spec()), List.of(), "worker-1", 1234L),
         new Rejected("k4", "QUOTA_PARTITIONS", "acme/public.events has 500 partitions, quota 500"),
-        new Failed("k5", true, 3, "55P03", "lock timeout on public.events"),
+        new Failed("k5", true, 3, "55P03", "lock timeout on public.events", List.of()),
         new RolledBack("k1", List.of("public.events_p2026_03_01"), "index build failed"));
     return entries.stream().map(e -> new CommandLogEntry(AGGREGATE, T0, e)).toList();
   }

@@ -9,103 +9,214 @@ import dev.partwright.schemas.Bounds;
 import dev.partwright.schemas.CommandHeader;
 import dev.partwright.schemas.PartitionSpec;
 import dev.partwright.schemas.ProvisionPartitions;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicBoolean;
+import javax.sql.DataSource;
 
 /**
  * The provisioning worker's DDL path against its baselines, measured in the same run on the same
- * PostgreSQL (embedded, or {@code PARTWRIGHT_DB_URL}):
+ * PostgreSQL (embedded, or {@code PARTWRIGHT_DB_URL}), after a warm-up round (JIT, PostgreSQL's
+ * caches) that is not counted. On a shared machine the load changes from second to second, so the
+ * variants are interleaved command by command, not round by round.
  *
  * <ol>
- *   <li><b>throughput</b>: partitions per second through {@link PartitionProvisioner} — standalone
- *       create with the parent's index template, bound CHECK, ATTACH, verification (bound, indexes,
- *       contiguity), audit row, ANALYZE — vs. a plain JDBC loop, one transaction per partition,
- *       {@code CREATE TABLE ... PARTITION OF} + {@code CREATE INDEX} for the same two indexes
- *       (goal: at least 0.8x). Rounds alternate which side goes first;
- *   <li><b>insert latency</b>: p99 of single-row inserts into the parent while 50 partitions are
- *       provisioned vs. the same insert load with no DDL (goal: at most 1.2x); the plain loop under
- *       the same load is printed too, for reference.
+ *   <li><b>throughput</b>: partitions per second through {@link PartitionProvisioner} — commands of
+ *       {@code --command-size} daily partitions: coverage plan, standalone create with the parent's
+ *       2-index template, ATTACH, verification (bound, indexes, contiguity) in the transaction and
+ *       after commit, audit rows — vs. the plain JDBC loop the issue names (one transaction per
+ *       partition, {@code CREATE TABLE ... PARTITION OF} + {@code CREATE INDEX} for the same two
+ *       indexes, on a parent without the template), the same loop on a parent with the template
+ *       ({@code PARTITION OF} builds and attaches the indexes itself: the same end state as ours),
+ *       and Partwright with one partition per transaction (what the guarantees cost without
+ *       batching). Every variant creates the same partitions of its own identical parent, one
+ *       command's worth in turn, the order rotating. Goal: at least 0.8x the issue's loop, as the
+ *       median of the rounds' ratios.
+ *   <li><b>insert latency</b>: p99 of single-row inserts into the parent (today's partition) while
+ *       {@code --window-partitions} partitions are provisioned, vs. the same insert load on the same
+ *       table for as long with no DDL: command by command, a DDL window and a quiet window of the
+ *       same length, which one first alternating; each round on fresh tables, after a warm-up of
+ *       the inserting session. The inserts come from a separate JVM ({@link InsertLoad}), as an
+ *       application's would: in the worker's JVM they would measure its garbage collector. Reported:
+ *       each round's ratio and the median of the rounds' ratios (goal: at most 1.2x); the plain loop
+ *       under the same load for reference.
  * </ol>
  *
- * <p>{@code mvn -q -pl bench exec:exec -Dexec.executable=java -Dexec.args="-cp %classpath
- * dev.partwright.bench.worker.WorkerBenchmark"} (after {@code mvn -q -pl bench -am install -DskipTests});
- * options {@code --partitions N} (per throughput round, default 200), {@code --rounds R} (default 3),
- * {@code --window-partitions N} (latency windows, default 50).
+ * <p>{@code ./mvnw -B -q -pl bench exec:exec -Dexec.executable=java -Dexec.args="-cp %classpath
+ * dev.partwright.bench.worker.WorkerBenchmark"} (after {@code ./mvnw -B -q -pl bench -am install
+ * -DskipTests}); options {@code --partitions N} (per variant and throughput round, default 200),
+ * {@code --rounds R} (default 5), {@code --latency-rounds R} (default 5), {@code --window-partitions
+ * N} (default 50), {@code --command-size N} (partitions per command, default 10), {@code --profile}
+ * (instead: both paths once, every statement timed by kind).
  */
 public final class WorkerBenchmark {
 
   private static final Instant DAY0 = Instant.parse("2030-01-01T00:00:00Z");
-  private static final int COMMAND_SIZE = 10;
 
-  private WorkerBenchmark() {}
+  private final HikariDataSource pool;
+  private final PostgresEndpoint postgres;
+  private final PartitionProvisioner provisioner;
+  private final PartitionProvisioner onePerTransaction;
+  private final String schema;
+  private final int commandSize;
+  private int variantCount = 4;
+  private int tables;
+
+  private WorkerBenchmark(HikariDataSource pool, PostgresEndpoint postgres, String schema, int commandSize) {
+    this.pool = pool;
+    this.postgres = postgres;
+    this.schema = schema;
+    this.commandSize = commandSize;
+    this.provisioner = new PartitionProvisioner(pool, PartitionProvisioner.Limits.defaults(), "bench");
+    this.onePerTransaction = new PartitionProvisioner(pool,
+        PartitionProvisioner.Limits.defaults().withPartitionsPerTransaction(1), "bench");
+  }
 
   public static void main(String[] args) throws Exception {
     int partitions = intArg(args, "--partitions", 200);
-    int rounds = intArg(args, "--rounds", 3);
+    int rounds = intArg(args, "--rounds", 5);
+    int latencyRounds = intArg(args, "--latency-rounds", 5);
     int window = intArg(args, "--window-partitions", 50);
+    int commandSize = intArg(args, "--command-size", 10);
     PostgresEndpoint pg = Servers.postgres();
     String schema = "bench_worker_" + UUID.randomUUID().toString().substring(0, 8);
     try (HikariDataSource pool = WorkerDataSource.create(pg.jdbcUrl(), pg.user(), pg.password(), 4)) {
       exec(pool, "CREATE SCHEMA " + schema);
-      PartitionProvisioner provisioner =
-          new PartitionProvisioner(pool, PartitionProvisioner.Limits.defaults(), "bench");
-      provisioner.prepare();
-      System.out.printf("worker benchmark: %d partitions x %d rounds, commands of %d, latency windows of %d partitions,"
-          + " %d cpus, %s%n", partitions, rounds, COMMAND_SIZE, window, Runtime.getRuntime().availableProcessors(),
-          version(pool));
+      WorkerBenchmark bench = new WorkerBenchmark(pool, pg, schema, commandSize);
+      bench.variantCount = intArg(args, "--variants", 4);
+      bench.provisioner.prepare();
+      System.out.printf("worker benchmark: %d partitions x %d rounds, commands of %d, %d latency rounds of %d"
+          + " partitions, %d cpus, load average %s, %s%n", partitions, rounds, commandSize, latencyRounds, window,
+          Runtime.getRuntime().availableProcessors(), loadAverage(), version(pool));
       try {
-        throughput(pool, provisioner, schema, partitions, rounds);
-        latency(pool, provisioner, schema, window);
+        if (Arrays.asList(args).contains("--profile")) {
+          bench.profile(partitions);
+        } else {
+          if (rounds > 0) {
+            bench.throughput(partitions, rounds);
+          }
+          if (latencyRounds > 0) {
+            bench.latency(window, latencyRounds);
+          }
+        }
       } finally {
         exec(pool, "DROP SCHEMA " + schema + " CASCADE",
             "DELETE FROM partwright.provisioning_log WHERE partition_name LIKE '" + schema + ".%'");
       }
+      System.out.printf("load average at the end: %s%n", loadAverage());
     }
     Servers.shutdown();
   }
 
   // ------------------------------------------------------------------------------------------
+  // throughput
 
-  private static void throughput(HikariDataSource pool, PartitionProvisioner provisioner, String schema, int n,
-      int rounds) throws Exception {
-    double[] raw = new double[rounds];
-    double[] ours = new double[rounds];
+  /** One way of creating daily partitions of its own parent (with the index template or without). */
+  private record Variant(String name, boolean templated, Creator creator) {}
+
+  private void throughput(int n, int rounds) throws Exception {
+    List<Variant> all = List.of(
+        new Variant("partwright", true, (p, from, m) -> provision(provisioner, p, from, m)),
+        new Variant("plain loop (issue: PARTITION OF + CREATE INDEX)", false,
+            (p, from, m) -> rawLoop(pool, p, from, m, true)),
+        new Variant("plain loop, templated parent (PARTITION OF)", true,
+            (p, from, m) -> rawLoop(pool, p, from, m, false)),
+        new Variant("partwright, 1 partition per transaction", true,
+            (p, from, m) -> provision(onePerTransaction, p, from, m)));
+    // --variants 2 keeps the first two (the goal's pair) for a quicker run
+    List<Variant> variants = all.subList(0, Math.min(all.size(), Math.max(2, variantCount)));
+    throughputRound(variants, n, 0); // warm-up, as long as a round: JIT (C2 needs thousands of calls), PostgreSQL's caches
+    double[][] rates = new double[variants.size()][rounds];
     for (int r = 0; r < rounds; r++) {
-      String rawTable = schema + ".raw_" + r;
-      String pwTable = schema + ".pw_" + r;
-      createParent(pool, rawTable, false);
-      createParent(pool, pwTable, true);
-      // alternate who goes first, so neither always gets the warmer cache
-      if (r % 2 == 0) {
-        raw[r] = rawLoop(pool, rawTable, 0, n);
-        ours[r] = provisionAll(provisioner, schema, pwTable, 0, n);
-      } else {
-        ours[r] = provisionAll(provisioner, schema, pwTable, 0, n);
-        raw[r] = rawLoop(pool, rawTable, 0, n);
+      double[] round = throughputRound(variants, n, r);
+      StringBuilder line = new StringBuilder(String.format("  round %d:", r + 1));
+      for (int v = 0; v < variants.size(); v++) {
+        rates[v][r] = round[v];
+        line.append(String.format("  %s %.1f/s", shortName(variants.get(v).name()), round[v]));
       }
-      System.out.printf("  round %d: partwright %7.1f partitions/s   plain JDBC loop %7.1f partitions/s   ratio %.2fx%n",
-          r + 1, ours[r], raw[r], ours[r] / raw[r]);
+      System.out.println(line.append(String.format("  ratio %.2fx", round[0] / round[1])));
     }
-    double medianOurs = median(ours);
-    double medianRaw = median(raw);
-    System.out.printf("throughput (median of %d): partwright %.1f partitions/s vs plain loop %.1f partitions/s"
-        + " = %.2fx (goal >= 0.80x)%n", rounds, medianOurs, medianRaw, medianOurs / medianRaw);
+    System.out.printf("throughput, median of %d rounds (partitions/s, commands of %d):%n", rounds, commandSize);
+    for (int v = 0; v < variants.size(); v++) {
+      double[] ratios = new double[rounds];
+      for (int r = 0; r < rounds; r++) {
+        ratios[r] = rates[0][r] / rates[v][r];
+      }
+      System.out.printf("  %-55s %7.1f /s   partwright / this: median of round ratios %.2fx (range %.2f-%.2fx)%n",
+          variants.get(v).name(), median(rates[v]), median(ratios), min(ratios), max(ratios));
+    }
+    double[] goal = new double[rounds];
+    for (int r = 0; r < rounds; r++) {
+      goal[r] = rates[0][r] / rates[1][r];
+    }
+    System.out.printf("throughput: partwright %.1f partitions/s vs plain loop %.1f partitions/s = %.2fx (median of"
+        + " round ratios; goal >= 0.80x)%n", median(rates[0]), median(rates[1]), median(goal));
   }
 
-  /** Plain DDL: one transaction per partition, CREATE TABLE ... PARTITION OF + the two indexes. */
-  private static double rawLoop(HikariDataSource pool, String parent, int from, int n) throws SQLException {
-    long t0 = System.nanoTime();
+  /**
+   * {@code n} partitions for each variant, on fresh parents, interleaved command by command (one
+   * command's worth of partitions per variant in turn, the order rotating): on a shared machine the
+   * load changes from second to second, and every variant must see the same load.
+   */
+  private double[] throughputRound(List<Variant> variants, int n, int round) throws Exception {
+    String[] parents = new String[variants.size()];
+    for (int v = 0; v < variants.size(); v++) {
+      parents[v] = parent(variants.get(v).templated());
+    }
+    long[] nanos = new long[variants.size()];
+    int chunk = 0;
+    for (int from = 0; from < n; from += commandSize, chunk++) {
+      int m = Math.min(commandSize, n - from);
+      for (int k = 0; k < variants.size(); k++) {
+        int v = (k + chunk + round) % variants.size();
+        long t0 = System.nanoTime();
+        variants.get(v).creator().create(parents[v], from, m);
+        nanos[v] += System.nanoTime() - t0;
+      }
+    }
+    double[] rates = new double[variants.size()];
+    for (int v = 0; v < variants.size(); v++) {
+      rates[v] = n / (nanos[v] / 1e9);
+    }
+    return rates;
+  }
+
+  private static String shortName(String name) {
+    return name.startsWith("partwright, 1") ? "pw-1/tx" : name.startsWith("partwright") ? "partwright"
+        : name.contains("templated") ? "loop-tmpl" : "loop";
+  }
+
+  @FunctionalInterface
+  private interface Creator {
+    void create(String parent, int from, int n) throws Exception;
+  }
+
+  /** A fresh parent, identical for every variant: with the 2-index template, or without (the loop adds them). */
+  private String parent(boolean withIndexTemplate) throws SQLException {
+    String table = schema + ".t" + (tables++);
+    createParent(pool, table, withIndexTemplate);
+    return table;
+  }
+
+  /**
+   * Plain DDL: one transaction per partition, {@code CREATE TABLE ... PARTITION OF} (ACCESS
+   * EXCLUSIVE on the parent) and, with {@code createIndexes}, the two indexes.
+   */
+  private static void rawLoop(DataSource pool, String parent, int from, int n, boolean createIndexes)
+      throws SQLException {
     try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
       for (int d = from; d < from + n; d++) {
         c.setAutoCommit(false);
@@ -113,33 +224,26 @@ public final class WorkerBenchmark {
         Instant lo = DAY0.plus(Duration.ofDays(d));
         s.execute("CREATE TABLE " + child + " PARTITION OF " + parent + " FOR VALUES FROM ('" + lo + "') TO ('"
             + lo.plus(Duration.ofDays(1)) + "')");
-        s.execute("CREATE INDEX ON " + child + " (ts)");
-        s.execute("CREATE INDEX ON " + child + " (tenant_id, ts)");
+        if (createIndexes) {
+          s.execute("CREATE INDEX ON " + child + " (ts)");
+          s.execute("CREATE INDEX ON " + child + " (tenant_id, ts)");
+        }
         c.commit();
         c.setAutoCommit(true);
       }
     }
-    return n / ((System.nanoTime() - t0) / 1e9);
   }
 
-  private static double provisionAll(PartitionProvisioner provisioner, String schema, String parent, int from, int n)
-      throws Exception {
-    long t0 = System.nanoTime();
-    provision(provisioner, schema, parent, from, n);
-    return n / ((System.nanoTime() - t0) / 1e9);
-  }
-
-  private static void provision(PartitionProvisioner provisioner, String schema, String parent, int from, int n)
-      throws Exception {
+  private void provision(PartitionProvisioner p, String parent, int from, int n) throws Exception {
     String table = parent.substring(parent.indexOf('.') + 1);
-    for (int start = from; start < from + n; start += COMMAND_SIZE) {
+    for (int start = from; start < from + n; start += commandSize) {
       List<PartitionSpec> specs = new ArrayList<>();
-      for (int d = start; d < Math.min(start + COMMAND_SIZE, from + n); d++) {
+      for (int d = start; d < Math.min(start + commandSize, from + n); d++) {
         Instant lo = DAY0.plus(Duration.ofDays(d));
         specs.add(PartitionSpec.newBuilder().setParent(parent).setSchemaName(schema).setName(table + "_p" + d)
             .setBound(Bounds.timeRange(lo, lo.plus(Duration.ofDays(1)))).build());
       }
-      provisioner.provision(ProvisionPartitions.newBuilder()
+      p.provision(ProvisionPartitions.newBuilder()
           .setHeader(CommandHeader.newBuilder().setIdempotencyKey(UUID.randomUUID().toString())
               .setAggregateId("*/" + parent).setExpectedVersion(-1).setIssuedAt(Instant.now()).setIssuedBy("bench")
               .setReason("bench").build())
@@ -148,30 +252,121 @@ public final class WorkerBenchmark {
   }
 
   // ------------------------------------------------------------------------------------------
+  // insert latency
 
-  private static void latency(HikariDataSource pool, PartitionProvisioner provisioner, String schema, int n)
-      throws Exception {
-    String pwTable = schema + ".lat_pw";
-    String rawTable = schema + ".lat_raw";
-    createParent(pool, pwTable, true);
-    createParent(pool, rawTable, false);
-    // today's partition, where every insert goes
-    provision(provisioner, schema, pwTable, 0, 1);
-    provision(provisioner, schema, rawTable, 0, 1);
-    warmUp(pool, pwTable);
+  private void latency(int n, int rounds) throws Exception {
+    try (Inserter load = new Inserter(postgres)) {
+      latencyRound(load, n, -1); // warm-up round, not counted: JIT of both sides, PostgreSQL's caches
+      double[] ratios = new double[rounds];
+      double[] busyRatios = new double[rounds];
+      double[] overBusy = new double[rounds];
+      double[] plainRatios = new double[rounds];
+      List<Round> all = new ArrayList<>();
+      for (int r = 0; r < rounds; r++) {
+        Round round = latencyRound(load, n, r);
+        all.add(round);
+        ratios[r] = round.ddl().p(0.99) / round.quiet().p(0.99);
+        busyRatios[r] = round.busy().p(0.99) / round.quiet().p(0.99);
+        overBusy[r] = round.ddl().p(0.99) / round.busy().p(0.99);
+        plainRatios[r] = round.plain().p(0.99) / round.plainQuiet().p(0.99);
+        System.out.printf("  latency round %d: p99 no DDL %.3f ms (%d inserts), partwright DDL %.3f ms (%d inserts,"
+            + " %d ms) = %.2fx, CPU-busy control %.3f ms (%d inserts) = %.2fx;  plain loop %.3f vs %.3f ms = %.2fx%n",
+            r + 1, round.quiet().p(0.99), round.quiet().count(), round.ddl().p(0.99), round.ddl().count(),
+            round.ddl().millis(), ratios[r], round.busy().p(0.99), round.busy().count(), busyRatios[r],
+            round.plain().p(0.99), round.plainQuiet().p(0.99), plainRatios[r]);
+      }
+      Window quiet = Window.merge(all.stream().map(Round::quiet).toList());
+      Window ddl = Window.merge(all.stream().map(Round::ddl).toList());
+      Window plain = Window.merge(all.stream().map(Round::plain).toList());
+      Window busy = Window.merge(all.stream().map(Round::busy).toList());
+      System.out.printf("insert latency, all rounds, no DDL         (%6d inserts): p50 %6.3f ms  p99 %6.3f ms  max %7.2f ms"
+          + "  failed %d%n", quiet.count(), quiet.p(0.50), quiet.p(0.99), quiet.max(), quiet.failed());
+      System.out.printf("insert latency, all rounds, partwright DDL (%6d inserts): p50 %6.3f ms  p99 %6.3f ms  max %7.2f ms"
+          + "  failed %d%n", ddl.count(), ddl.p(0.50), ddl.p(0.99), ddl.max(), ddl.failed());
+      System.out.printf("insert latency, all rounds, CPU-busy, no DDL (%6d inserts): p50 %6.3f ms  p99 %6.3f ms  max %7.2f ms"
+          + "  failed %d (control)%n", busy.count(), busy.p(0.50), busy.p(0.99), busy.max(), busy.failed());
+      System.out.printf("insert latency, all rounds, plain loop DDL (%6d inserts): p50 %6.3f ms  p99 %6.3f ms  max %7.2f ms"
+          + "  failed %d (reference)%n", plain.count(), plain.p(0.50), plain.p(0.99), plain.max(), plain.failed());
+      System.out.printf("insert p99 while %d partitions are provisioned vs no DDL: median of %d round ratios %.2fx"
+          + " (range %.2f-%.2fx; goal <= 1.20x); plain loop %.2fx%n", n, rounds, median(ratios), min(ratios),
+          max(ratios), median(plainRatios));
+      System.out.printf("control: CPU-busy session, no DDL, vs no DDL: %.2fx; partwright DDL vs CPU-busy: %.2fx"
+          + " (medians of round ratios)%n", median(busyRatios), median(overBusy));
+    }
+  }
 
-    Window ddl = underLoad(pool, pwTable, () -> provision(provisioner, schema, pwTable, 1, n));
-    Window quiet = underLoad(pool, pwTable, () -> Thread.sleep(Math.max(1, ddl.millis())));
-    Window plain = underLoad(pool, rawTable, () -> rawLoop(pool, rawTable, 1, n));
+  private record Round(Window quiet, Window ddl, Window busy, Window plainQuiet, Window plain) {}
 
-    System.out.printf("insert latency, no DDL          (%5d inserts in %5d ms): p50 %6.2f ms  p99 %6.2f ms  max %7.2f ms%n",
-        quiet.count(), quiet.millis(), quiet.p(0.50), quiet.p(0.99), quiet.max());
-    System.out.printf("insert latency, partwright DDL  (%5d inserts in %5d ms): p50 %6.2f ms  p99 %6.2f ms  max %7.2f ms%n",
-        ddl.count(), ddl.millis(), ddl.p(0.50), ddl.p(0.99), ddl.max());
-    System.out.printf("insert latency, plain loop DDL  (%5d inserts in %5d ms): p50 %6.2f ms  p99 %6.2f ms  max %7.2f ms"
-        + "  (reference)%n", plain.count(), plain.millis(), plain.p(0.50), plain.p(0.99), plain.max());
-    System.out.printf("insert p99 while %d partitions are provisioned: %.2f ms vs %.2f ms without DDL = %.2fx (goal <= 1.20x)%n",
-        n, ddl.p(0.99), quiet.p(0.99), ddl.p(0.99) / quiet.p(0.99));
+  /**
+   * Fresh tables (one for Partwright, one for the plain loop) with today's partition, where every
+   * insert goes; the inserting session warmed up on each; then, command by command, a window while
+   * the command's partitions are created and a window as long without DDL, which one comes first
+   * alternating — so both sides of the ratio see the same machine load.
+   */
+  private Round latencyRound(Inserter load, int n, int round) throws Exception {
+    String pw = parent(true);
+    String raw = parent(true);
+    provision(provisioner, pw, 0, 1);
+    rawLoop(pool, raw, 0, 1, false);
+    Window[] ours = windows(load, pw, n, round, (from, m) -> provision(provisioner, pw, from, m));
+    Window[] plain = windows(load, raw, n, round, (from, m) -> rawLoop(pool, raw, from, m, false));
+    return new Round(ours[0], ours[1], ours[2], plain[0], plain[1]);
+  }
+
+  @FunctionalInterface
+  private interface Ddl {
+    void create(int from, int n) throws Exception;
+  }
+
+  /**
+   * {quiet, ddl, busy} windows over {@code n} partitions created a command at a time: for each
+   * command, a window while its partitions are created, one as long with no DDL, and one as long
+   * while another session keeps PostgreSQL busy with a CPU-bound query and no DDL at all — the
+   * control that tells what the DDL costs the inserts beyond the CPU it takes on a shared machine.
+   * The order of the three rotates from command to command.
+   */
+  private Window[] windows(Inserter load, String table, int n, int round, Ddl ddl) throws Exception {
+    load.table(table);
+    load.during(pause(1_000)); // warm-up of the session on this table
+    List<List<Window>> kinds = List.of(new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+    long last = 0;
+    int command = 0;
+    for (int from = 1; from <= n; from += commandSize, command++) {
+      int f = from;
+      int m = Math.min(commandSize, n + 1 - from);
+      int first = last == 0 ? 1 : (command + round) % 3;
+      long length = last;
+      for (int k = 0; k < 3; k++) {
+        int kind = (first + k) % 3;
+        Window w = switch (kind) {
+          case 1 -> load.during(() -> ddl.create(f, m));
+          case 0 -> load.during(pause(length));
+          default -> load.during(busy(length));
+        };
+        if (kind == 1) {
+          length = w.millis();
+          last = w.millis();
+        }
+        kinds.get(kind).add(w);
+      }
+    }
+    return new Window[] {Window.merge(kinds.get(0)), Window.merge(kinds.get(1)), Window.merge(kinds.get(2))};
+  }
+
+  /** Another session keeping PostgreSQL's CPU busy for {@code millis}: no lock, no catalog change. */
+  private Work busy(long millis) {
+    return () -> {
+      try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
+        long end = System.nanoTime() + Math.max(1, millis) * 1_000_000;
+        while (System.nanoTime() < end) {
+          s.executeQuery("SELECT count(*) FROM generate_series(1, 20000)").close();
+        }
+      }
+    };
+  }
+
+  private static Work pause(long millis) {
+    return () -> Thread.sleep(Math.max(1, millis));
   }
 
   @FunctionalInterface
@@ -179,8 +374,8 @@ public final class WorkerBenchmark {
     void run() throws Exception;
   }
 
-  /** Latencies (ms, sorted) of inserts made while {@code work} ran, and how long it ran. */
-  private record Window(double[] latencies, long millis) {
+  /** Latencies (ms, sorted) of inserts made while some work ran, how long it ran, inserts that failed. */
+  private record Window(double[] latencies, long millis, int failed) {
     int count() {
       return latencies.length;
     }
@@ -192,45 +387,115 @@ public final class WorkerBenchmark {
     double max() {
       return latencies.length == 0 ? Double.NaN : latencies[latencies.length - 1];
     }
-  }
 
-  private static Window underLoad(HikariDataSource pool, String table, Work work) throws Exception {
-    AtomicBoolean stop = new AtomicBoolean();
-    List<Long> nanos = new ArrayList<>();
-    CompletableFuture<Void> inserter = CompletableFuture.runAsync(() -> {
-      try (Connection c = pool.getConnection();
-           PreparedStatement ps = c.prepareStatement("INSERT INTO " + table + " (tenant_id, ts, v) VALUES (?, ?, ?)")) {
-        for (int i = 0; !stop.get(); i++) {
-          ps.setString(1, "t" + (i % 16));
-          ps.setTimestamp(2, Timestamp.from(DAY0.plusMillis(i % 86_400_000L)));
-          ps.setInt(3, i);
-          long t0 = System.nanoTime();
-          ps.executeUpdate();
-          nanos.add(System.nanoTime() - t0);
-        }
-      } catch (SQLException e) {
-        throw new IllegalStateException(e);
-      }
-    });
-    long t0 = System.nanoTime();
-    try {
-      work.run();
-    } finally {
-      stop.set(true);
-      inserter.join();
+    static Window merge(List<Window> windows) {
+      double[] all = windows.stream().flatMapToDouble(w -> Arrays.stream(w.latencies())).sorted().toArray();
+      return new Window(all, windows.stream().mapToLong(Window::millis).sum(),
+          windows.stream().mapToInt(Window::failed).sum());
     }
-    long millis = (System.nanoTime() - t0) / 1_000_000;
-    double[] ms = nanos.stream().mapToDouble(n -> n / 1e6).sorted().toArray();
-    return new Window(ms, millis);
   }
 
-  private static void warmUp(HikariDataSource pool, String table) throws Exception {
-    underLoad(pool, table, () -> Thread.sleep(1_000));
+  /** The insert load ({@link InsertLoad}) in a JVM of its own, one session, driven over its stdin. */
+  private static final class Inserter implements AutoCloseable {
+    private final Process process;
+    private final PrintStream commands;
+    private final BufferedReader answers;
+
+    Inserter(PostgresEndpoint pg) throws IOException {
+      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+      process = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), InsertLoad.class.getName(),
+          pg.jdbcUrl(), pg.user(), pg.password()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+      commands = new PrintStream(process.getOutputStream(), true, StandardCharsets.UTF_8);
+      answers = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+    }
+
+    void table(String table) throws IOException {
+      ask("table " + table);
+    }
+
+    Window during(Work work) throws Exception {
+      ask("start");
+      long t0 = System.nanoTime();
+      try {
+        work.run();
+      } finally {
+        commands.println("stop");
+      }
+      long millis = (System.nanoTime() - t0) / 1_000_000;
+      String[] parts = answers.readLine().split(" ");
+      int failed = 0;
+      List<Double> ms = new ArrayList<>();
+      for (int i = 2; i < parts.length; i++) {
+        long nanos = Long.parseLong(parts[i]);
+        if (nanos < 0) {
+          failed++;
+        } else {
+          ms.add(nanos / 1e6);
+        }
+      }
+      return new Window(ms.stream().mapToDouble(Double::doubleValue).sorted().toArray(), millis, failed);
+    }
+
+    private void ask(String command) throws IOException {
+      commands.println(command);
+      String answer = answers.readLine();
+      if (!"ok".equals(answer)) {
+        throw new IOException("insert load answered " + answer + " to " + command);
+      }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      commands.println("quit");
+      if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+        process.destroy();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // profile
+
+  /**
+   * Partwright and the issue's plain loop, interleaved command by command as in the throughput
+   * rounds, every statement timed by kind: where the time goes. The second round is printed.
+   */
+  private void profile(int n) throws Exception {
+    StatementProfile profile = new StatementProfile();
+    DataSource timed = profile.wrap(pool);
+    PartitionProvisioner timedProvisioner = new PartitionProvisioner(timed, PartitionProvisioner.Limits.defaults(),
+        "bench");
+    PrintWriter out = new PrintWriter(System.out);
+    for (int r = 0; r < 2; r++) {
+      profile.reset();
+      String raw = parent(false);
+      String pw = parent(true);
+      long[] wall = new long[2];
+      for (int from = 0; from < n; from += commandSize) {
+        int m = Math.min(commandSize, n - from);
+        for (int k = 0; k < 2; k++) {
+          int v = (k + from / commandSize) % 2;
+          profile.label(v == 0 ? "partwright|" : "plain loop|");
+          long t0 = System.nanoTime();
+          if (v == 0) {
+            provision(timedProvisioner, pw, from, m);
+          } else {
+            rawLoop(timed, raw, from, m, true);
+          }
+          wall[v] += System.nanoTime() - t0;
+        }
+      }
+      if (r == 1) {
+        profile.print(out, String.format("round %d, wall: partwright %.1f ms, plain loop %.1f ms", r + 1,
+            wall[0] / 1e6, wall[1] / 1e6), n);
+        profile.printByLabel(out, n);
+      }
+    }
   }
 
   // ------------------------------------------------------------------------------------------
 
-  private static void createParent(HikariDataSource pool, String table, boolean withIndexTemplate) throws SQLException {
+  private static void createParent(DataSource pool, String table, boolean withIndexTemplate) throws SQLException {
     exec(pool, "CREATE TABLE " + table + " (tenant_id text NOT NULL, ts timestamptz NOT NULL, v int, payload jsonb)"
         + " PARTITION BY RANGE (ts)");
     if (withIndexTemplate) {
@@ -238,7 +503,7 @@ public final class WorkerBenchmark {
     }
   }
 
-  private static void exec(HikariDataSource pool, String... sql) throws SQLException {
+  private static void exec(DataSource pool, String... sql) throws SQLException {
     try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
       for (String q : sql) {
         s.execute(q);
@@ -246,7 +511,7 @@ public final class WorkerBenchmark {
     }
   }
 
-  private static String version(HikariDataSource pool) throws SQLException {
+  private static String version(DataSource pool) throws SQLException {
     try (Connection c = pool.getConnection(); Statement s = c.createStatement();
          var rs = s.executeQuery("SHOW server_version")) {
       rs.next();
@@ -254,10 +519,28 @@ public final class WorkerBenchmark {
     }
   }
 
+  private static String loadAverage() {
+    try {
+      return String.join(" ", Arrays.copyOf(java.nio.file.Files.readString(java.nio.file.Path.of("/proc/loadavg"))
+          .trim().split(" "), 3));
+    } catch (java.io.IOException e) {
+      return "n/a";
+    }
+  }
+
   private static double median(double[] values) {
     double[] sorted = values.clone();
     Arrays.sort(sorted);
-    return sorted[sorted.length / 2];
+    int m = sorted.length / 2;
+    return sorted.length % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
+  }
+
+  private static double min(double[] values) {
+    return Arrays.stream(values).min().orElse(Double.NaN);
+  }
+
+  private static double max(double[] values) {
+    return Arrays.stream(values).max().orElse(Double.NaN);
   }
 
   private static int intArg(String[] args, String name, int fallback) {

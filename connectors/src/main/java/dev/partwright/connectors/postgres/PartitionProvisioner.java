@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.StringJoiner;
 import java.util.concurrent.ThreadLocalRandom;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
@@ -35,17 +36,24 @@ import org.slf4j.LoggerFactory;
  * Applies commands to PostgreSQL without ever taking ACCESS EXCLUSIVE on a live parent.
  *
  * <p>Before any DDL, the whole command is validated (identifiers, bound shapes) and its range
- * partitions are checked for gaps and overlaps against the partitions that exist. Then one
- * partition, one transaction: the child is created standalone (shaped like the parent, with its
- * index template, and marked as Partwright's with a comment); rows of its bound waiting in the
- * parent's DEFAULT partition are moved into it (with a CHECK proving the bound, so ATTACH does not
- * scan them); it is attached (SHARE UPDATE EXCLUSIVE on the parent: inserts and reads go on),
- * analyzed, verified (bound, indexes, meeting its neighbours) and recorded in
- * {@code partwright.provisioning_log} — then committed. Any failure before the commit rolls all of
- * it back, so no half-made table survives; a verification failure after the commit detaches and
- * drops the partition again. Every statement runs under
- * {@code lock_timeout} and {@code statement_timeout}; lock timeouts, deadlocks and lost connections
- * are retried with exponential backoff and jitter, a bounded number of times.
+ * partitions are checked for gaps and overlaps against the partitions that exist. Then the
+ * command's partitions go in one transaction (up to {@link Limits#partitionsPerTransaction()}; a
+ * middle level of a composite scheme commits before its own partitions): each child is created
+ * standalone (shaped like the parent, with its index template, and marked as Partwright's with a
+ * comment); rows of the new ranges waiting in the parent's DEFAULT partition are moved into them;
+ * they are attached (SHARE UPDATE EXCLUSIVE on the parent: inserts and reads go on), verified
+ * (bound, indexes, meeting their neighbours) and recorded in {@code partwright.provisioning_log} —
+ * then committed once. Any failure before the commit rolls all of it back, so no half-made table
+ * survives; a verification failure after the commit detaches and drops the failing partition
+ * again. Every statement runs under {@code lock_timeout} and {@code statement_timeout}; lock
+ * timeouts, deadlocks and lost connections are retried with exponential backoff and jitter, a
+ * bounded number of times.
+ *
+ * <p>No CHECK constraint is added to a new child: it is created in the attaching transaction, so
+ * nobody else can write to it, and validating a CHECK scans it exactly as ATTACH's own check would
+ * (PostgreSQL 17 prints "verifying table" for either). A CHECK on the DEFAULT partition does pay
+ * when several partitions are attached next to a non-empty DEFAULT: one validation scan instead of
+ * one scan per ATTACH.
  *
  * <p>Lock order, the same as PostgreSQL's own ATTACH: parent (SHARE UPDATE EXCLUSIVE), then its
  * DEFAULT partition (ACCESS EXCLUSIVE), then the new child; so two workers, or a worker and an
@@ -63,24 +71,45 @@ public final class PartitionProvisioner {
   public record Result(List<PartitionSpec> created, List<PartitionSpec> alreadyPresent, List<PartitionKey> parentKeys,
       int attempts, List<String> rootTables, long rowsMovedFromDefault) {}
 
-  /** Limits the worker works within. */
-  public record Limits(Duration lockTimeout, Duration statementTimeout, int maxAttempts, Duration initialBackoff) {
+  /**
+   * Limits the worker works within. {@code partitionsPerTransaction} bounds how many partitions of
+   * a command share one transaction: more means fewer commits and one relcache invalidation of the
+   * parent instead of many, but a longer hold of the parent's SHARE UPDATE EXCLUSIVE lock (inserts
+   * and reads go on) and, next to a DEFAULT partition, of DEFAULT's ACCESS EXCLUSIVE lock (rows
+   * routed to DEFAULT, and reads that cannot prune it, wait for the transaction), and more locks
+   * in the shared lock table (about three per partition: table, TOAST, each index).
+   */
+  public record Limits(Duration lockTimeout, Duration statementTimeout, int maxAttempts, Duration initialBackoff,
+      int partitionsPerTransaction) {
+    public static final int DEFAULT_PARTITIONS_PER_TRANSACTION = 64;
+
     public Limits {
       if (maxAttempts < 1) {
         throw new IllegalArgumentException("maxAttempts must be >= 1");
       }
+      if (partitionsPerTransaction < 1) {
+        throw new IllegalArgumentException("partitionsPerTransaction must be >= 1");
+      }
+    }
+
+    public Limits(Duration lockTimeout, Duration statementTimeout, int maxAttempts, Duration initialBackoff) {
+      this(lockTimeout, statementTimeout, maxAttempts, initialBackoff, DEFAULT_PARTITIONS_PER_TRANSACTION);
     }
 
     public static Limits defaults() {
       return new Limits(Duration.ofSeconds(2), Duration.ofSeconds(60), 5, Duration.ofMillis(100));
     }
+
+    public Limits withPartitionsPerTransaction(int n) {
+      return new Limits(lockTimeout, statementTimeout, maxAttempts, initialBackoff, n);
+    }
   }
 
-  /** Points between the steps of one partition's transaction. */
+  /** Points between the steps of a transaction; each is reached once per partition of the transaction. */
   public enum Step {
-    /** The child table exists (uncommitted), not yet attached. */
+    /** The transaction's child tables exist (uncommitted), not yet attached. */
     CREATED,
-    /** Parent and DEFAULT partition locked, DEFAULT's rows of the bound moved; attach is next. */
+    /** Parents and DEFAULT partitions locked, DEFAULT's rows of the new bounds moved; attach is next. */
     LOCKED,
     /** Attached, not yet verified nor committed. */
     ATTACHED,
@@ -270,8 +299,9 @@ public final class PartitionProvisioner {
       PostgresCatalog.Usage usage = PostgresCatalog.usage(c, QualifiedName.parse(root))
           .orElse(new PostgresCatalog.Usage(root, 0, 0));
       int requested = 0;
-      for (Target t : targets) {
-        if (PostgresCatalog.existing(c, t.child()).isEmpty()) {
+      for (Optional<PostgresCatalog.ExistingTable> t
+          : PostgresCatalog.existing(c, targets.stream().map(Target::child).toList())) {
+        if (t.isEmpty()) {
           requested++;
         }
       }
@@ -288,49 +318,72 @@ public final class PartitionProvisioner {
     String key = command.getHeader().getIdempotencyKey();
     String aggregate = command.getHeader().getAggregateId();
     List<Target> targets = validate(command);
-    Map<QualifiedName, RangeCoverage.Plan> plans = new HashMap<>();
+    CommandState state = new CommandState(key, aggregate);
     try (CommandSession session = new CommandSession(this::open)) {
-      return provision(key, aggregate, targets, plans, session);
+      return provision(targets, state, session);
     }
   }
 
-  private Result provision(String key, String aggregate, List<Target> targets,
-      Map<QualifiedName, RangeCoverage.Plan> plans, CommandSession session) throws ProvisioningException {
+  /**
+   * What one command has learned so far: coverage plans, what its parents are (key, root, DEFAULT)
+   * and their insertable columns — each read once per command, not once per partition: catalog
+   * queries right after DDL cost more than the DDL itself.
+   */
+  private static final class CommandState {
+    final String key;
+    final String aggregate;
+    final Map<QualifiedName, RangeCoverage.Plan> plans = new HashMap<>();
+    final Map<QualifiedName, PostgresCatalog.Parent> parents = new HashMap<>();
+    final Map<QualifiedName, String> columns = new HashMap<>();
+
+    CommandState(String key, String aggregate) {
+      this.key = key;
+      this.aggregate = aggregate;
+    }
+  }
+
+  private Result provision(List<Target> targets, CommandState state, CommandSession session)
+      throws ProvisioningException {
     // parents that exist now are planned (and a command that breaks coverage rejected) before any DDL
-    planCoverage(targets, plans, true, session);
-    // what a parent is (key, root, DEFAULT) is read once per command: re-planning the catalog query
-    // after every DDL would cost more than the DDL itself
-    Map<QualifiedName, PostgresCatalog.Context> parents = new HashMap<>();
+    planCoverage(targets, state, true, session);
+    List<Applied> applied = new ArrayList<>();
+    List<ProvisioningException.PartitionKeyed> done = new ArrayList<>();
+    int attemptsMax = 1;
+    try {
+      for (int from = 0; from < targets.size(); ) {
+        List<Target> batch = batchFrom(targets, from);
+        if (batch.stream().anyMatch(t -> !state.plans.containsKey(t.parent()))) {
+          // a middle level an earlier transaction of this command created: its partitions can be planned now
+          planCoverage(targets, state, false, session);
+        }
+        RetryResult<List<Applied>> r = withRetries(batch.get(0).child(), () -> provisionBatch(batch, state, session));
+        attemptsMax = Math.max(attemptsMax, r.attempts());
+        for (int i = 0; i < batch.size(); i++) {
+          Applied a = r.value().get(i);
+          applied.add(a);
+          if (a.created()) {
+            done.add(new ProvisioningException.PartitionKeyed(batch.get(i).spec(), a.parentKey(), a.rootTable()));
+          }
+        }
+        from += batch.size();
+      }
+    } catch (ProvisioningException e) {
+      // earlier transactions of this command committed: those partitions exist, whatever happened next
+      List<ProvisioningException.PartitionKeyed> created = new ArrayList<>(done);
+      created.addAll(e.createdWithKeys());
+      throw e.withCreated(created).partlyApplied();
+    }
     List<PartitionSpec> created = new ArrayList<>();
     List<PartitionSpec> present = new ArrayList<>();
     List<PartitionKey> keys = new ArrayList<>();
     List<String> roots = new ArrayList<>();
-    List<ProvisioningException.PartitionKeyed> done = new ArrayList<>();
     long moved = 0;
-    int attemptsMax = 1;
-    try {
-      for (Target target : targets) {
-        if (!plans.containsKey(target.parent())) {
-          // a middle level this command created: its partitions can be planned now
-          planCoverage(targets, plans, false, session);
-        }
-        RangeCoverage.Plan plan = plans.get(target.parent());
-        RetryResult<Applied> r = withRetries(target.child(),
-            () -> provisionOne(key, aggregate, target, plan, session, parents));
-        Applied applied = r.value();
-        attemptsMax = Math.max(attemptsMax, r.attempts());
-        keys.add(applied.parentKey());
-        roots.add(applied.rootTable());
-        if (applied.created()) {
-          created.add(target.spec());
-          done.add(new ProvisioningException.PartitionKeyed(target.spec(), applied.parentKey(), applied.rootTable()));
-        } else {
-          present.add(target.spec());
-        }
-        moved += applied.rowsMoved();
-      }
-    } catch (ProvisioningException e) {
-      throw e.withCreated(done);
+    for (int i = 0; i < targets.size(); i++) {
+      Applied a = applied.get(i);
+      (a.created() ? created : present).add(targets.get(i).spec());
+      keys.add(a.parentKey());
+      roots.add(a.rootTable());
+      moved += a.rowsMoved();
     }
     return new Result(created, present, keys, attemptsMax, roots, moved);
   }
@@ -338,12 +391,32 @@ public final class PartitionProvisioner {
   private record Applied(boolean created, PartitionKey parentKey, String rootTable, long rowsMoved) {}
 
   /**
+   * The partitions of the command's next transaction, from {@code from}: at most
+   * {@link Limits#partitionsPerTransaction()}, and none whose parent the same transaction creates
+   * (a middle level of a composite scheme is committed, and its key read, before its partitions).
+   */
+  private List<Target> batchFrom(List<Target> targets, int from) {
+    List<Target> batch = new ArrayList<>();
+    Set<QualifiedName> createdHere = new HashSet<>();
+    for (int i = from; i < targets.size() && batch.size() < limits.partitionsPerTransaction(); i++) {
+      Target t = targets.get(i);
+      if (createdHere.contains(t.parent())) {
+        break;
+      }
+      batch.add(t);
+      createdHere.add(t.child());
+    }
+    return batch;
+  }
+
+  /**
    * Plans the coverage of every parent of the command that is range-partitioned on one column and
    * not planned yet — all of them, or only those that exist — rejecting the command if it would
    * leave a gap or an overlap. Parents that do not exist (yet) get an empty plan later.
    */
-  private void planCoverage(List<Target> targets, Map<QualifiedName, RangeCoverage.Plan> plans, boolean existingOnly,
-      CommandSession session) throws ProvisioningException {
+  private void planCoverage(List<Target> targets, CommandState state, boolean existingOnly, CommandSession session)
+      throws ProvisioningException {
+    Map<QualifiedName, RangeCoverage.Plan> plans = state.plans;
     Map<QualifiedName, List<PartitionSpec>> byParent = new LinkedHashMap<>();
     for (Target t : targets) {
       if (!plans.containsKey(t.parent())) {
@@ -357,7 +430,10 @@ public final class PartitionProvisioner {
       Connection c = session.get();
       try {
         for (Map.Entry<QualifiedName, List<PartitionSpec>> e : byParent.entrySet()) {
-          Optional<PartitionKey> key = PostgresCatalog.partitionKey(c, e.getKey());
+          // what the parent is, read here once for the whole command
+          Optional<PostgresCatalog.Parent> parent = PostgresCatalog.parent(c, e.getKey());
+          parent.ifPresent(p -> state.parents.put(e.getKey(), p));
+          Optional<PartitionKey> key = parent.map(PostgresCatalog.Parent::key);
           if (key.isEmpty() && existingOnly) {
             continue;
           }
@@ -398,101 +474,119 @@ public final class PartitionProvisioner {
     return e.getSQLState() != null && e.getSQLState().startsWith("22");
   }
 
-  private Applied provisionOne(String key, String aggregate, Target target, RangeCoverage.Plan plan,
-      CommandSession session, Map<QualifiedName, PostgresCatalog.Context> parents)
+  private List<Applied> provisionBatch(List<Target> batch, CommandState state, CommandSession session)
       throws SQLException, ProvisioningException {
     try {
-      Connection c = session.get();
-      PostgresCatalog.Context known = parents.get(target.parent());
-      PostgresCatalog.Context context;
-      if (known == null) {
-        context = PostgresCatalog.context(c, target.parent(), target.child());
-        if (context.parentKey().isPresent()) {
-          parents.put(target.parent(), context);
-        }
-      } else {
-        context = new PostgresCatalog.Context(known.parentKey(), PostgresCatalog.existing(c, target.child()),
-            known.rootTable(), known.defaultPartition());
-      }
-      return provisionOne(key, aggregate, target, plan, c, context);
+      return provisionBatch(batch, state, session.get());
     } catch (SQLException e) {
       session.failed(e);
       throw e;
     }
   }
 
-  private Applied provisionOne(String key, String aggregate, Target target, RangeCoverage.Plan plan, Connection c,
-      PostgresCatalog.Context context) throws SQLException, ProvisioningException {
-    QualifiedName parent = target.parent();
-    QualifiedName child = target.child();
-    PartitionSpec spec = target.spec();
-    PartitionKey partitionKey = context.parentKey().orElseThrow(() ->
-        ProvisioningException.rejected("UNKNOWN_TABLE", "table " + parent + " does not exist or is not partitioned"));
-    checkBoundAgainstKey(parent, child, spec.getBound(), partitionKey);
-    String expected;
-    try {
-      expected = PostgresCatalog.expectedBoundExpression(c, spec.getBound(), partitionKey);
-    } catch (SQLException e) {
-      if (isDataException(e)) {
-        throw ProvisioningException.rejected("INVALID_BOUND", "partition " + child + ": bound "
-            + Bounds.describe(spec.getBound()) + " is not of " + parent + "'s key type " + partitionKey.getTypes()
-            + ": " + e.getMessage());
+  /**
+   * One transaction for the partitions of {@code batch}, in a constant number of round trips: the
+   * catalog is read before any DDL (parents, the partitions if they exist, the bounds as PostgreSQL
+   * prints them: one query each), then all children are created in one multi-statement string, the
+   * DEFAULT partitions next to them locked and emptied of the new ranges, all of them attached,
+   * verified in one catalog query, audited in one insert, and committed once — so a parent's
+   * relcache is invalidated once per transaction rather than once per partition, and a failure
+   * anywhere leaves none of them behind.
+   */
+  private List<Applied> provisionBatch(List<Target> batch, CommandState state, Connection c)
+      throws SQLException, ProvisioningException {
+    for (Target t : batch) {
+      if (!state.parents.containsKey(t.parent())) {
+        PostgresCatalog.Parent parent = PostgresCatalog.parent(c, t.parent()).orElseThrow(() ->
+            ProvisioningException.rejected("UNKNOWN_TABLE", "table " + t.parent() + " does not exist or is not partitioned"));
+        state.parents.put(t.parent(), parent);
       }
-      throw e;
     }
-    String root = context.rootTable();
-    if (context.child().isPresent()) {
-      PostgresCatalog.ExistingTable t = context.child().get();
-      if (t.attached() && t.attachedTo().equals(parent.toString()) && !t.detachPending()) {
-        if (!expected.equals(t.boundExpression())) {
-          throw ProvisioningException.rejected("BOUND_CONFLICT", "partition " + child + " exists with "
-              + t.boundExpression() + ", command wants " + expected);
-        }
-        return new Applied(false, partitionKey, root, 0);
+    List<PartitionKey> keys = new ArrayList<>();
+    for (Target t : batch) {
+      PartitionKey k = state.parents.get(t.parent()).key();
+      checkBoundAgainstKey(t.parent(), t.child(), t.spec().getBound(), k);
+      keys.add(k);
+    }
+    List<String> expected = expectedBounds(c, batch, keys);
+    List<Optional<PostgresCatalog.ExistingTable>> existing =
+        PostgresCatalog.existing(c, batch.stream().map(Target::child).toList());
+
+    Applied[] applied = new Applied[batch.size()];
+    List<Integer> fresh = new ArrayList<>();
+    for (int i = 0; i < batch.size(); i++) {
+      Target t = batch.get(i);
+      String root = state.parents.get(t.parent()).rootTable();
+      if (existing.get(i).isEmpty()) {
+        fresh.add(i);
+        continue;
       }
-      throw ProvisioningException.rejected("NAME_CONFLICT", "table " + child + " exists but is "
-          + (t.attached() ? "a partition of " + t.attachedTo() + (t.detachPending() ? " (detach pending)" : "")
-              : "not attached to " + parent));
+      PostgresCatalog.ExistingTable e = existing.get(i).get();
+      if (e.attached() && e.attachedTo().equals(t.parent().toString()) && !e.detachPending()) {
+        if (!expected.get(i).equals(e.boundExpression())) {
+          throw ProvisioningException.rejected("BOUND_CONFLICT", "partition " + t.child() + " exists with "
+              + e.boundExpression() + ", command wants " + expected.get(i));
+        }
+        applied[i] = new Applied(false, keys.get(i), root, 0);
+        continue;
+      }
+      throw ProvisioningException.rejected("NAME_CONFLICT", "table " + t.child() + " exists but is "
+          + (e.attached() ? "a partition of " + e.attachedTo() + (e.detachPending() ? " (detach pending)" : "")
+              : "not attached to " + t.parent()));
+    }
+    if (fresh.isEmpty()) {
+      return List.of(applied);
     }
 
-    boolean partitioned = spec.getSubpartitionBy() != null;
-    String predicate = partitionKey.getColumns().size() == 1
-        ? Ddl.boundPredicate(Ddl.quoteCatalogName(partitionKey.getColumns().get(0)), spec.getBound())
-        : null;
-    Optional<CatalogTable> deflt = spec.getBound() instanceof DefaultBound
-        ? Optional.empty()
-        : context.defaultPartition();
-    long moved = 0;
+    long[] moved = new long[batch.size()];
     c.setAutoCommit(false);
     try (Statement s = c.createStatement()) {
       // the connection's session already carries lock_timeout and statement_timeout (open())
-      s.execute(Ddl.createStandalone(child, parent, spec.getSubpartitionBy()) + "; "
-          + Ddl.comment(child, marker(key, aggregate, parent)));
-      checkpoint.reached(Step.CREATED, child, c);
-      boolean checked = false;
-      if (deflt.isPresent()) {
-        // taken here, not earlier, so the strong lock on DEFAULT lasts only for the move and the attach
-        s.execute(Ddl.lock(parent, Ddl.LockMode.SHARE_UPDATE_EXCLUSIVE) + "; "
-            + Ddl.lock(deflt.get(), Ddl.LockMode.ACCESS_EXCLUSIVE));
-        if (predicate != null && !partitioned) {
-          String columns = PostgresCatalog.insertableColumns(c, parent);
-          moved = s.executeUpdate(Ddl.moveRows(deflt.get(), child, columns, predicate));
-          if (moved > 0) {
-            // rows moved in: a CHECK proving the bound spares ATTACH a validation scan of them
-            s.execute(Ddl.addCheck(child, new Identifier(checkName(child)), predicate));
-            checked = true;
-          }
+      StringJoiner creates = new StringJoiner("; ");
+      for (int i : fresh) {
+        Target t = batch.get(i);
+        creates.add(Ddl.createStandalone(t.child(), t.parent(), t.spec().getSubpartitionBy()));
+        creates.add(Ddl.comment(t.child(), marker(state.key, state.aggregate, t.parent())));
+      }
+      s.execute(creates.toString());
+      for (int i : fresh) {
+        checkpoint.reached(Step.CREATED, batch.get(i).child(), c);
+      }
+      List<String> afterAttach = emptyDefaults(c, s, batch, fresh, state, moved);
+      for (int i : fresh) {
+        checkpoint.reached(Step.LOCKED, batch.get(i).child(), c);
+      }
+      StringJoiner attach = new StringJoiner("; ");
+      for (int i : fresh) {
+        Target t = batch.get(i);
+        attach.add(Ddl.attach(t.parent(), t.child(), t.spec().getBound()));
+      }
+      afterAttach.forEach(attach::add);
+      for (int i : fresh) {
+        // statistics only where there is something to measure: ANALYZE of an empty table records
+        // reltuples = 0 and no column statistics, and takes away the planner's "never analyzed" floor
+        // of 10 pages, which exists so that a plan made while a new table is empty stays sane once it
+        // fills. Rows moved in from DEFAULT are real data: those are analyzed before the first write.
+        if (moved[i] > 0) {
+          attach.add(Ddl.analyze(batch.get(i).child()));
         }
       }
-      checkpoint.reached(Step.LOCKED, child, c);
-      // ANALYZE in the same round trip: statistics before the first write (the planner would guess on
-      // an empty partition), committed with it; each statement after DDL costs a re-plan, so fewer is faster
-      s.execute(Ddl.attach(parent, child, spec.getBound())
-          + (checked ? "; " + Ddl.dropConstraint(child, new Identifier(checkName(child))) : "")
-          + "; " + Ddl.analyze(child));
-      checkpoint.reached(Step.ATTACHED, child, c);
-      verify(c, parent, child, expected, plan);
-      PostgresCatalog.audit(c, key, aggregate, child, parent, expected, "created", worker);
+      s.execute(attach.toString());
+      for (int i : fresh) {
+        checkpoint.reached(Step.ATTACHED, batch.get(i).child(), c);
+      }
+      List<ProvisioningException> problems = verify(c, batch, fresh, expected, state.plans);
+      for (ProvisioningException p : problems) {
+        if (p != null) {
+          throw p;
+        }
+      }
+      List<PostgresCatalog.AuditRow> rows = new ArrayList<>();
+      for (int i : fresh) {
+        Target t = batch.get(i);
+        rows.add(new PostgresCatalog.AuditRow(t.child().toString(), t.parent().toString(), expected.get(i)));
+      }
+      PostgresCatalog.audit(c, state.key, state.aggregate, "created", worker, rows);
       c.commit();
     } catch (SQLException | RuntimeException | ProvisioningException e) {
       c.rollback();
@@ -500,49 +594,184 @@ public final class PartitionProvisioner {
     } finally {
       c.setAutoCommit(true);
     }
-    if (moved > 0) {
-      LOG.info("moved {} rows of {} from DEFAULT partition {} into {}", moved, Bounds.describe(spec.getBound()),
-          deflt.get(), child);
+    for (int i : fresh) {
+      Target t = batch.get(i);
+      if (moved[i] > 0) {
+        LOG.info("moved {} rows of {} from DEFAULT partition {} into {}", moved[i], Bounds.describe(t.spec().getBound()),
+            state.parents.get(t.parent()).defaultPartition().orElseThrow(), t.child());
+      }
+      applied[i] = new Applied(true, keys.get(i), state.parents.get(t.parent()).rootTable(), moved[i]);
     }
 
-    checkpoint.reached(Step.COMMITTED, child, c);
-    try {
-      verify(c, parent, child, expected, null);
-    } catch (ProvisioningException verification) {
-      LOG.warn("{} failed verification after commit, rolling it back: {}", child, verification.getMessage());
-      rollBackCreated(child, parent, key, aggregate);
-      throw ProvisioningException.rolledBack(verification, List.of(child.toString()));
+    for (int i : fresh) {
+      checkpoint.reached(Step.COMMITTED, batch.get(i).child(), c);
     }
-    return new Applied(true, partitionKey, root, moved);
+    List<ProvisioningException> problems = verify(c, batch, fresh, expected, null);
+    ProvisioningException first = null;
+    List<String> dropped = new ArrayList<>();
+    List<ProvisioningException.PartitionKeyed> kept = new ArrayList<>();
+    for (int f = 0; f < fresh.size(); f++) {
+      Target t = batch.get(fresh.get(f));
+      Applied a = applied[fresh.get(f)];
+      if (problems.get(f) == null) {
+        kept.add(new ProvisioningException.PartitionKeyed(t.spec(), a.parentKey(), a.rootTable()));
+        continue;
+      }
+      LOG.warn("{} failed verification after commit, rolling it back: {}", t.child(), problems.get(f).getMessage());
+      rollBackCreated(t.child(), t.parent(), state.key, state.aggregate);
+      dropped.add(t.child().toString());
+      first = first == null ? problems.get(f) : first;
+    }
+    if (first != null) {
+      throw ProvisioningException.rolledBack(first, dropped).withCreated(kept);
+    }
+    return List.of(applied);
+  }
+
+  /** Name of the CHECK that proves the new ranges absent from a DEFAULT partition, for one transaction. */
+  private static final Identifier DEFAULT_GUARD = new Identifier("partwright_attach_guard");
+
+  /**
+   * For each parent with a DEFAULT partition that {@code fresh} partitions are about to be attached
+   * to: takes SHARE UPDATE EXCLUSIVE on the parent and ACCESS EXCLUSIVE on DEFAULT (PostgreSQL's own
+   * ATTACH order), moves the rows of the new ranges out of DEFAULT into the new children, and — when
+   * DEFAULT holds rows and two or more partitions are attached next to it — adds a CHECK proving
+   * the new ranges absent, so DEFAULT is scanned once (validating the CHECK) instead of once per
+   * ATTACH. Returns the statements to run after the attaches (dropping those CHECKs).
+   */
+  private List<String> emptyDefaults(Connection c, Statement s, List<Target> batch, List<Integer> fresh,
+      CommandState state, long[] moved) throws SQLException {
+    Map<QualifiedName, List<Integer>> byParent = new LinkedHashMap<>();
+    for (int i : fresh) {
+      Target t = batch.get(i);
+      if (!(t.spec().getBound() instanceof DefaultBound)
+          && state.parents.get(t.parent()).defaultPartition().isPresent()) {
+        byParent.computeIfAbsent(t.parent(), p -> new ArrayList<>()).add(i);
+      }
+    }
+    List<String> afterAttach = new ArrayList<>();
+    for (Map.Entry<QualifiedName, List<Integer>> e : byParent.entrySet()) {
+      QualifiedName parent = e.getKey();
+      PostgresCatalog.Parent context = state.parents.get(parent);
+      CatalogTable deflt = context.defaultPartition().get();
+      PartitionKey key = context.key();
+      // taken here, not earlier, so the strong lock on DEFAULT lasts only for the moves and the attaches
+      s.execute(Ddl.lock(parent, Ddl.LockMode.SHARE_UPDATE_EXCLUSIVE) + "; "
+          + Ddl.lock(deflt, Ddl.LockMode.ACCESS_EXCLUSIVE));
+      List<String> predicates = new ArrayList<>();
+      List<Integer> movers = new ArrayList<>();
+      for (int i : e.getValue()) {
+        Target t = batch.get(i);
+        String predicate = key.getColumns().size() == 1
+            ? Ddl.boundPredicate(Ddl.quoteCatalogName(key.getColumns().get(0)), t.spec().getBound())
+            : null;
+        if (predicate != null && t.spec().getSubpartitionBy() == null) {
+          predicates.add(predicate);
+          movers.add(i);
+        }
+      }
+      if (movers.isEmpty() || !PostgresCatalog.anyRow(c, deflt)) {
+        continue; // an empty DEFAULT: nothing to move, and ATTACH's scan of it costs nothing
+      }
+      String columns = state.columns.get(parent);
+      if (columns == null) {
+        columns = PostgresCatalog.insertableColumns(c, parent);
+        state.columns.put(parent, columns);
+      }
+      StringJoiner moves = new StringJoiner("; ");
+      for (int f = 0; f < movers.size(); f++) {
+        moves.add(Ddl.moveRows(deflt, batch.get(movers.get(f)).child(), columns, predicates.get(f)));
+      }
+      boolean isResult = s.execute(moves.toString());
+      for (int f = 0; f < movers.size(); f++) {
+        if (isResult) {
+          throw new SQLException("moving rows out of " + deflt + " returned rows instead of a count");
+        }
+        moved[movers.get(f)] = s.getUpdateCount();
+        isResult = s.getMoreResults();
+      }
+      if (movers.size() == e.getValue().size() && movers.size() >= 2) {
+        s.execute(Ddl.addCheck(deflt, DEFAULT_GUARD, Ddl.noneOf(predicates)));
+        afterAttach.add(Ddl.dropConstraint(deflt, DEFAULT_GUARD));
+      }
+    }
+    return afterAttach;
+  }
+
+  /** The bounds as PostgreSQL prints them, in one query; a value not of its key's type rejects the command. */
+  private static List<String> expectedBounds(Connection c, List<Target> batch, List<PartitionKey> keys)
+      throws SQLException, ProvisioningException {
+    List<Object> bounds = batch.stream().map(t -> t.spec().getBound()).toList();
+    try {
+      return PostgresCatalog.expectedBoundExpressions(c, bounds, keys);
+    } catch (SQLException e) {
+      if (!isDataException(e)) {
+        throw e;
+      }
+      // which one: asked one by one (rare; the connection is in autocommit, nothing to roll back)
+      for (int i = 0; i < batch.size(); i++) {
+        try {
+          PostgresCatalog.expectedBoundExpression(c, bounds.get(i), keys.get(i));
+        } catch (SQLException one) {
+          if (isDataException(one)) {
+            Target t = batch.get(i);
+            throw ProvisioningException.rejected("INVALID_BOUND", "partition " + t.child() + ": bound "
+                + Bounds.describe(t.spec().getBound()) + " is not of " + t.parent() + "'s key type "
+                + keys.get(i).getTypes() + ": " + one.getMessage());
+          }
+          throw one;
+        }
+      }
+      throw ProvisioningException.rejected("INVALID_BOUND", "bounds are not values of their key types: "
+          + e.getMessage());
+    }
   }
 
   /**
-   * Invariants 1 and 5 for a new partition: attached to {@code parent} with the bound asked for,
-   * every index of the parent's template present, valid, ready and attached, and (range keys, with
-   * a {@code plan}) meeting its neighbours without gap or overlap.
+   * Invariants 1 and 5 for the {@code fresh} partitions of a batch, in one catalog query: each
+   * attached to its parent with the bound asked for, every index of the parent's template present,
+   * valid, ready and attached, and (range keys, with {@code plans}) meeting its neighbours without
+   * gap or overlap. One entry per fresh partition: null when it passed.
    */
-  private void verify(Connection c, QualifiedName parent, QualifiedName child, String expected, RangeCoverage.Plan plan)
-      throws SQLException, ProvisioningException {
-    RangeCoverage.Neighbours around = plan == null ? RangeCoverage.Neighbours.NONE : plan.of(child.toString());
-    RangeCoverage.Neighbour lower = around.lower();
-    RangeCoverage.Neighbour upper = around.upper();
-    PostgresCatalog.Attached t = PostgresCatalog.attached(c, parent, child,
-        lower == null ? null : lower.schema(), lower == null ? null : lower.table(),
-        upper == null ? null : upper.schema(), upper == null ? null : upper.table()).orElseThrow(() ->
-        ProvisioningException.failed("VERIFY_FAILED", "partition " + child + " vanished"));
+  private static List<ProvisioningException> verify(Connection c, List<Target> batch, List<Integer> fresh,
+      List<String> expected, Map<QualifiedName, RangeCoverage.Plan> plans) throws SQLException {
+    List<PostgresCatalog.AttachedQuery> queries = new ArrayList<>();
+    List<RangeCoverage.Neighbours> around = new ArrayList<>();
+    for (int i : fresh) {
+      Target t = batch.get(i);
+      RangeCoverage.Plan plan = plans == null ? null : plans.get(t.parent());
+      RangeCoverage.Neighbours n = plan == null ? RangeCoverage.Neighbours.NONE : plan.of(t.child().toString());
+      around.add(n);
+      queries.add(new PostgresCatalog.AttachedQuery(t.child(), t.parent(),
+          n.lower() == null ? null : n.lower().schema(), n.lower() == null ? null : n.lower().table(),
+          n.upper() == null ? null : n.upper().schema(), n.upper() == null ? null : n.upper().table()));
+    }
+    List<Optional<PostgresCatalog.Attached>> found = PostgresCatalog.attached(c, queries);
+    List<ProvisioningException> problems = new ArrayList<>();
+    for (int f = 0; f < fresh.size(); f++) {
+      Target t = batch.get(fresh.get(f));
+      problems.add(problem(t.parent(), t.child(), expected.get(fresh.get(f)), around.get(f), found.get(f)));
+    }
+    return problems;
+  }
+
+  private static ProvisioningException problem(QualifiedName parent, QualifiedName child, String expected,
+      RangeCoverage.Neighbours around, Optional<PostgresCatalog.Attached> found) {
+    if (found.isEmpty()) {
+      return ProvisioningException.failed("VERIFY_FAILED", "partition " + child + " vanished");
+    }
+    PostgresCatalog.Attached t = found.get();
     if (!parent.toString().equals(t.attachedTo()) || !expected.equals(t.boundExpression())) {
-      throw ProvisioningException.failed("VERIFY_FAILED", "partition " + child + " is attached to " + t.attachedTo()
+      return ProvisioningException.failed("VERIFY_FAILED", "partition " + child + " is attached to " + t.attachedTo()
           + " with " + t.boundExpression() + ", expected " + parent + " with " + expected);
     }
     if (!t.unalignedIndexes().isEmpty()) {
-      throw ProvisioningException.failed("INDEX_UNALIGNED", "partition " + child + " lacks valid, ready, attached"
+      return ProvisioningException.failed("INDEX_UNALIGNED", "partition " + child + " lacks valid, ready, attached"
           + " indexes for " + t.unalignedIndexes());
     }
     List<PostgresCatalog.CoverageProblem> problems =
         RangeCoverage.meets(child.toString(), t.boundExpression(), around, t.lowerBound(), t.upperBound());
-    if (!problems.isEmpty()) {
-      throw coverageRejection(parent, problems);
-    }
+    return problems.isEmpty() ? null : coverageRejection(parent, problems);
   }
 
   /**
@@ -599,16 +828,6 @@ public final class PartitionProvisioner {
 
   private static String encode(String s) {
     return URLEncoder.encode(s, StandardCharsets.UTF_8);
-  }
-
-  /** Name of the temporary bound CHECK: the child's name, shortened, plus a fixed suffix. */
-  static String checkName(QualifiedName child) {
-    String base = child.table().name();
-    String suffix = "_pw_bound";
-    if (base.length() + suffix.length() > Identifier.MAX_BYTES) {
-      base = base.substring(0, Identifier.MAX_BYTES - suffix.length());
-    }
-    return base + suffix;
   }
 
   // ------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.StringJoiner;
 
 /** What PostgreSQL's catalog says, read with parameterized queries only. */
 public final class PostgresCatalog {
@@ -264,129 +265,278 @@ public final class PostgresCatalog {
     }
   }
 
-  /**
-   * Everything the worker reads before creating {@code child} under {@code parent}, in one round
-   * trip: the parent's partition key, the child if a relation of that name exists, the root of the
-   * parent's tree and its DEFAULT partition.
-   */
-  public record Context(Optional<PartitionKey> parentKey, Optional<ExistingTable> child, String rootTable,
-      Optional<CatalogTable> defaultPartition) {}
+  /** A partitioned table the worker creates partitions of: its key, the root of its tree, its DEFAULT partition. */
+  public record Parent(PartitionKey key, String rootTable, Optional<CatalogTable> defaultPartition) {}
 
-  public static Context context(Connection c, QualifiedName parent, QualifiedName child) throws SQLException {
+  /**
+   * {@link Parent} of {@code table} in one round trip; empty when it does not exist or is not
+   * partitioned. Read once per command: every statement right after DDL re-plans, and this is the
+   * widest query the worker sends.
+   */
+  public static Optional<Parent> parent(Connection c, QualifiedName table) throws SQLException {
     String sql = """
-        WITH p AS (
-          SELECT cl.oid FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace
-           WHERE n.nspname = ? AND cl.relname = ?),
-        ch AS (
-          SELECT cl.oid, cl.relkind, cl.relpartbound FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace
-           WHERE n.nspname = ? AND cl.relname = ?)
-        SELECT pt.partstrat,
-               (SELECT array_agg(COALESCE(a.attname::text, '') ORDER BY k.ord)
-                  FROM unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, ord)
-                  LEFT JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = k.attnum),
-               (SELECT array_agg(COALESCE(format_type(a.atttypid, a.atttypmod), '') ORDER BY k.ord)
-                  FROM unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, ord)
-                  LEFT JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = k.attnum),
+        SELECT pt.partstrat, k.cols, k.types,
                (SELECT rn.nspname || '.' || r.relname FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace
-                 WHERE r.oid = pg_partition_root(p.oid)),
-               (SELECT dn.nspname || '.' || d.relname FROM pg_class d JOIN pg_namespace dn ON dn.oid = d.relnamespace
-                 WHERE d.oid = pt.partdefid),
-               (SELECT quote_ident(dn.nspname) || '.' || quote_ident(d.relname)
-                  FROM pg_class d JOIN pg_namespace dn ON dn.oid = d.relnamespace WHERE d.oid = pt.partdefid),
-               ch.oid IS NOT NULL,
-               (SELECT pn.nspname || '.' || pc.relname FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent
-                  JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = ch.oid),
-               pg_get_expr(ch.relpartbound, 0),
-               COALESCE((SELECT i.inhdetachpending FROM pg_inherits i WHERE i.inhrelid = ch.oid), false),
-               ch.relkind::text,
-               (SELECT d.description FROM pg_description d
-                 WHERE d.objoid = ch.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0)
-          FROM (SELECT 1) AS one
-          LEFT JOIN p ON true
-          LEFT JOIN pg_partitioned_table pt ON pt.partrelid = p.oid
-          LEFT JOIN ch ON true""";
+                 WHERE r.oid = pg_partition_root(cl.oid)),
+               dn.nspname || '.' || d.relname, quote_ident(dn.nspname) || '.' || quote_ident(d.relname)
+          FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace
+          JOIN pg_partitioned_table pt ON pt.partrelid = cl.oid
+          CROSS JOIN LATERAL (
+            SELECT array_agg(COALESCE(a.attname::text, '') ORDER BY u.ord) AS cols,
+                   array_agg(COALESCE(format_type(a.atttypid, a.atttypmod), '') ORDER BY u.ord) AS types
+              FROM unnest(pt.partattrs::int2[]) WITH ORDINALITY AS u(attnum, ord)
+              LEFT JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = u.attnum) k
+          LEFT JOIN pg_class d ON d.oid = pt.partdefid
+          LEFT JOIN pg_namespace dn ON dn.oid = d.relnamespace
+         WHERE n.nspname = ? AND cl.relname = ?""";
     try (PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setString(1, parent.schema().name());
-      ps.setString(2, parent.table().name());
-      ps.setString(3, child.schema().name());
-      ps.setString(4, child.table().name());
+      ps.setString(1, table.schema().name());
+      ps.setString(2, table.table().name());
       try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        Optional<PartitionKey> key = Optional.empty();
-        if (rs.getString(1) != null) {
-          Strategy strategy = switch (rs.getString(1)) {
-            case "r" -> Strategy.RANGE;
-            case "h" -> Strategy.HASH;
-            case "l" -> Strategy.LIST;
-            default -> throw new SQLException("unknown partition strategy " + rs.getString(1));
-          };
-          List<String> columns = List.of((String[]) rs.getArray(2).getArray());
-          List<String> types = List.of((String[]) rs.getArray(3).getArray());
-          if (columns.contains("")) {
-            throw new SQLException("table " + parent + " is partitioned by an expression; Partwright manages column keys only");
-          }
-          key = Optional.of(new PartitionKey(strategy, columns, types));
+        if (!rs.next()) {
+          return Optional.empty();
         }
-        String root = rs.getString(4) == null ? parent.toString() : rs.getString(4);
+        Strategy strategy = switch (rs.getString(1)) {
+          case "r" -> Strategy.RANGE;
+          case "h" -> Strategy.HASH;
+          case "l" -> Strategy.LIST;
+          default -> throw new SQLException("unknown partition strategy " + rs.getString(1));
+        };
+        List<String> columns = List.of((String[]) rs.getArray(2).getArray());
+        List<String> types = List.of((String[]) rs.getArray(3).getArray());
+        if (columns.contains("")) {
+          throw new SQLException("table " + table + " is partitioned by an expression; Partwright manages column keys only");
+        }
+        String root = rs.getString(4) == null ? table.toString() : rs.getString(4);
         Optional<CatalogTable> deflt = rs.getString(5) == null
             ? Optional.empty()
             : Optional.of(new CatalogTable(rs.getString(5), rs.getString(6)));
-        Optional<ExistingTable> existing = rs.getBoolean(7)
-            ? Optional.of(new ExistingTable(rs.getString(8), rs.getString(9), rs.getBoolean(10), rs.getString(11),
-                rs.getString(12)))
-            : Optional.empty();
-        return new Context(key, existing, root, deflt);
+        return Optional.of(new Parent(new PartitionKey(strategy, columns, types), root, deflt));
       }
     }
   }
 
   /**
-   * What verification reads about a new partition, in one round trip: where it is attached, its
-   * bound, the parent's indexes that have no valid, ready counterpart attached on it, and the bounds
-   * of the partitions expected next to it (null where there is none, or it is not a partition).
+   * What verification reads about a new partition: where it is attached, its bound, the parent's
+   * indexes that have no valid, ready counterpart attached on it, and the bounds of the partitions
+   * expected next to it (null where there is none, or it is not a partition).
    */
   public record Attached(String attachedTo, String boundExpression, List<String> unalignedIndexes, String lowerBound,
       String upperBound) {}
 
-  public static Optional<Attached> attached(Connection c, QualifiedName parent, QualifiedName child,
-      String lowerSchema, String lowerTable, String upperSchema, String upperTable) throws SQLException {
+  /**
+   * {@link #existing} for many relations in one round trip: one entry per name, in order, empty
+   * where no relation of that name exists.
+   */
+  public static List<Optional<ExistingTable>> existing(Connection c, List<QualifiedName> tables) throws SQLException {
     String sql = """
-        WITH ch AS (
-          SELECT cl.oid, cl.relpartbound FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace
-           WHERE n.nspname = ? AND cl.relname = ?),
-        p AS (
-          SELECT cl.oid FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace
-           WHERE n.nspname = ? AND cl.relname = ?)
-        SELECT (SELECT pn.nspname || '.' || pc.relname FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent
+        SELECT cl.oid IS NOT NULL,
+               (SELECT pn.nspname || '.' || p.relname
+                  FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+                  JOIN pg_namespace pn ON pn.oid = p.relnamespace
+                 WHERE i.inhrelid = cl.oid),
+               pg_get_expr(cl.relpartbound, 0),
+               COALESCE((SELECT i.inhdetachpending FROM pg_inherits i WHERE i.inhrelid = cl.oid), false),
+               cl.relkind::text,
+               (SELECT d.description FROM pg_description d
+                 WHERE d.objoid = cl.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0)
+          FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS t(schema, tbl, ord)
+          LEFT JOIN pg_namespace n ON n.nspname = t.schema
+          LEFT JOIN pg_class cl ON cl.relnamespace = n.oid AND cl.relname = t.tbl
+         ORDER BY t.ord""";
+    List<Optional<ExistingTable>> out = new ArrayList<>();
+    if (tables.isEmpty()) {
+      return out;
+    }
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setArray(1, c.createArrayOf("text", tables.stream().map(t -> t.schema().name()).toArray()));
+      ps.setArray(2, c.createArrayOf("text", tables.stream().map(t -> t.table().name()).toArray()));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(rs.getBoolean(1)
+              ? Optional.of(new ExistingTable(rs.getString(2), rs.getString(3), rs.getBoolean(4), rs.getString(5),
+                  rs.getString(6)))
+              : Optional.empty());
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * {@link #expectedBoundExpression} for many bounds, each with its parent's key, in one round trip
+   * (one query whatever the number of values; before any DDL, while the catalog is quiet).
+   */
+  public static List<String> expectedBoundExpressions(Connection c, List<Object> bounds, List<PartitionKey> keys)
+      throws SQLException {
+    StringJoiner columns = new StringJoiner(", ", "SELECT ", "");
+    List<String> params = new ArrayList<>();
+    int count = 0;
+    for (int b = 0; b < bounds.size(); b++) {
+      for (List<Object> values : boundValues(bounds.get(b))) {
+        for (int i = 0; i < values.size(); i++) {
+          count++;
+          Object v = values.get(i);
+          if (v instanceof Unbounded u) {
+            columns.add("'" + u.name() + "'");
+            continue;
+          }
+          // the type name comes from PostgreSQL's own format_type(), never from a user
+          List<String> types = keys.get(b).getTypes();
+          columns.add("quote_literal(CAST(? AS " + types.get(Math.min(i, types.size() - 1)) + "))");
+          params.add(Bounds.valueText(v));
+        }
+      }
+    }
+    List<String> printed = new ArrayList<>();
+    if (count > 0) {
+      try (PreparedStatement ps = c.prepareStatement(columns.toString())) {
+        for (int i = 0; i < params.size(); i++) {
+          ps.setString(i + 1, params.get(i));
+        }
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
+            printed.add(rs.getString(i));
+          }
+        }
+      }
+    }
+    List<String> out = new ArrayList<>();
+    int next = 0;
+    for (Object bound : bounds) {
+      List<String> parts = new ArrayList<>();
+      for (List<Object> values : boundValues(bound)) {
+        parts.add(String.join(", ", printed.subList(next, next + values.size())));
+        next += values.size();
+      }
+      if (bound instanceof HashBound h) {
+        out.add("FOR VALUES WITH (modulus " + h.getModulus() + ", remainder " + h.getRemainder() + ")");
+      } else if (bound instanceof RangeBound) {
+        out.add("FOR VALUES FROM (" + parts.get(0) + ") TO (" + parts.get(1) + ")");
+      } else if (bound instanceof ListBound l) {
+        String rendered = parts.get(0);
+        if (l.getIncludesNull()) {
+          rendered = rendered.isEmpty() ? "NULL" : rendered + ", NULL";
+        }
+        out.add("FOR VALUES IN (" + rendered + ")");
+      } else {
+        out.add("DEFAULT");
+      }
+    }
+    return out;
+  }
+
+  /** The value lists of a bound that PostgreSQL renders: from and to of a range, the values of a list. */
+  private static List<List<Object>> boundValues(Object bound) {
+    if (bound instanceof RangeBound r) {
+      return List.of(r.getFrom(), r.getTo());
+    }
+    if (bound instanceof ListBound l) {
+      return List.of(l.getValues());
+    }
+    return List.of();
+  }
+
+  /**
+   * One new partition to verify: it, its parent, and the schema and table of the partitions
+   * expected next to it (nulls: none).
+   */
+  public record AttachedQuery(QualifiedName child, QualifiedName parent, String lowerSchema, String lowerTable,
+      String upperSchema, String upperTable) {}
+
+  /**
+   * {@link #attached} for many partitions in one round trip: one entry per query, in order, empty
+   * where the partition does not exist.
+   */
+  public static List<Optional<Attached>> attached(Connection c, List<AttachedQuery> queries) throws SQLException {
+    String sql = """
+        WITH t AS (
+          SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
+                   WITH ORDINALITY AS t(cs, ct, ps, pt, ls, lt, us, ut, ord)),
+        ch AS (
+          SELECT t.*, cl.oid, cl.relpartbound,
+                 (SELECT p.oid FROM pg_class p JOIN pg_namespace pn ON pn.oid = p.relnamespace
+                   WHERE pn.nspname = t.ps AND p.relname = t.pt) AS poid
+            FROM t JOIN pg_namespace n ON n.nspname = t.cs JOIN pg_class cl ON cl.relnamespace = n.oid AND cl.relname = t.ct)
+        SELECT ch.ord,
+               (SELECT pn.nspname || '.' || pc.relname FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent
                   JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = ch.oid),
                pg_get_expr(ch.relpartbound, 0),
-               ARRAY(SELECT pi.indexrelid::regclass::text FROM pg_index pi, p
-                      WHERE pi.indrelid = p.oid
-                        AND NOT EXISTS (
-                              SELECT 1 FROM pg_inherits ih JOIN pg_index ci ON ci.indexrelid = ih.inhrelid
-                               WHERE ih.inhparent = pi.indexrelid AND ci.indrelid = ch.oid
-                                 AND ci.indisvalid AND ci.indisready)
+               -- from the child's few indexes up to their parents, not from each parent index down
+               -- through all its partitions' indexes: the cost must not grow with the table
+               ARRAY(SELECT pi.indexrelid::regclass::text FROM pg_index pi
+                      WHERE pi.indrelid = ch.poid
+                        AND pi.indexrelid NOT IN (
+                              SELECT ih.inhparent FROM pg_index ci JOIN pg_inherits ih ON ih.inhrelid = ci.indexrelid
+                               WHERE ci.indrelid = ch.oid AND ci.indisvalid AND ci.indisready)
                       ORDER BY 1),
                (SELECT pg_get_expr(x.relpartbound, 0) FROM pg_class x JOIN pg_namespace xn ON xn.oid = x.relnamespace
-                 WHERE xn.nspname = ? AND x.relname = ? AND x.relispartition),
+                 WHERE xn.nspname = ch.ls AND x.relname = ch.lt AND x.relispartition),
                (SELECT pg_get_expr(x.relpartbound, 0) FROM pg_class x JOIN pg_namespace xn ON xn.oid = x.relnamespace
-                 WHERE xn.nspname = ? AND x.relname = ? AND x.relispartition)
-          FROM ch""";
+                 WHERE xn.nspname = ch.us AND x.relname = ch.ut AND x.relispartition)
+          FROM ch ORDER BY ch.ord""";
+    List<Optional<Attached>> out = new ArrayList<>();
+    for (int i = 0; i < queries.size(); i++) {
+      out.add(Optional.empty());
+    }
+    if (queries.isEmpty()) {
+      return out;
+    }
+    String[][] columns = new String[8][queries.size()];
+    for (int i = 0; i < queries.size(); i++) {
+      AttachedQuery q = queries.get(i);
+      columns[0][i] = q.child().schema().name();
+      columns[1][i] = q.child().table().name();
+      columns[2][i] = q.parent().schema().name();
+      columns[3][i] = q.parent().table().name();
+      columns[4][i] = q.lowerSchema();
+      columns[5][i] = q.lowerTable();
+      columns[6][i] = q.upperSchema();
+      columns[7][i] = q.upperTable();
+    }
     try (PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setString(1, child.schema().name());
-      ps.setString(2, child.table().name());
-      ps.setString(3, parent.schema().name());
-      ps.setString(4, parent.table().name());
-      ps.setString(5, lowerSchema);
-      ps.setString(6, lowerTable);
-      ps.setString(7, upperSchema);
-      ps.setString(8, upperTable);
-      try (ResultSet rs = ps.executeQuery()) {
-        return rs.next()
-            ? Optional.of(new Attached(rs.getString(1), rs.getString(2), List.of((String[]) rs.getArray(3).getArray()),
-                rs.getString(4), rs.getString(5)))
-            : Optional.empty();
+      for (int i = 0; i < columns.length; i++) {
+        ps.setArray(i + 1, c.createArrayOf("text", columns[i]));
       }
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.set(rs.getInt(1) - 1, Optional.of(new Attached(rs.getString(2), rs.getString(3),
+              List.of((String[]) rs.getArray(4).getArray()), rs.getString(5), rs.getString(6))));
+        }
+      }
+    }
+    return out;
+  }
+
+  /** One row of the audit table, for {@link #audit(Connection, String, String, String, String, List)}. */
+  public record AuditRow(String partition, String parent, String bound) {}
+
+  /**
+   * Records the same action of one command on many partitions in one statement, in the caller's
+   * transaction; like the single-row form, applying it again only moves the time.
+   */
+  public static void audit(Connection c, String idempotencyKey, String aggregateId, String action, String worker,
+      List<AuditRow> rows) throws SQLException {
+    if (rows.isEmpty()) {
+      return;
+    }
+    try (PreparedStatement ps = c.prepareStatement("""
+        INSERT INTO partwright.provisioning_log
+          (idempotency_key, aggregate_id, partition_name, parent, bound, action, worker, applied_at)
+        SELECT ?, ?, t.partition_name, t.parent, t.bound, ?, ?, clock_timestamp()
+          FROM unnest(?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS t(partition_name, parent, bound, ord)
+         ORDER BY t.ord
+        ON CONFLICT (idempotency_key, partition_name, action)
+        DO UPDATE SET applied_at = EXCLUDED.applied_at, worker = EXCLUDED.worker""")) {
+      ps.setString(1, idempotencyKey);
+      ps.setString(2, aggregateId);
+      ps.setString(3, action);
+      ps.setString(4, worker);
+      ps.setArray(5, c.createArrayOf("text", rows.stream().map(AuditRow::partition).toArray()));
+      ps.setArray(6, c.createArrayOf("text", rows.stream().map(AuditRow::parent).toArray()));
+      ps.setArray(7, c.createArrayOf("text", rows.stream().map(AuditRow::bound).toArray()));
+      ps.executeUpdate();
     }
   }
 

@@ -11,8 +11,10 @@ import java.util.List;
  * attempt; {@link Kind#FAILED}: anything else; {@link Kind#ROLLED_BACK}: a partition was created but
  * failed verification after commit, and was detached and dropped again ({@link #dropped()}).
  *
- * <p>A command's partitions are applied one transaction each, so a command can fail after some of
- * its partitions were created and verified: those are in {@link #created()}, live in the database.
+ * <p>A command's partitions are applied in transactions of a bounded size (a composite's middle
+ * level before its partitions), so a command can fail after some of its partitions were created and
+ * verified: those are in {@link #created()}, live in the database. A rejection that comes that late
+ * is reported as {@link Kind#FAILED} (see {@link #partlyApplied()}).
  */
 public final class ProvisioningException extends Exception {
 
@@ -61,6 +63,21 @@ public final class ProvisioningException extends Exception {
   /** The same failure, with what the command had already created when it happened. */
   ProvisioningException withCreated(List<PartitionKeyed> before) {
     return new ProvisioningException(kind, code, getMessage(), sqlState, getCause(), attempts, before, dropped);
+  }
+
+  /**
+   * A rejection that came after earlier transactions of the command had committed partitions (a
+   * later partition's name or bound turned out wrong), or a rollback of partitions that failed
+   * verification after commit while others of the command passed it: not "nothing was done" nor
+   * "all of it undone", so it is a non-retryable failure that lists what exists (and, for a
+   * rollback, still names what was dropped). Anything else is returned as it is.
+   */
+  ProvisioningException partlyApplied() {
+    if ((kind != Kind.REJECTED && kind != Kind.ROLLED_BACK) || createdKeys.isEmpty()) {
+      return this;
+    }
+    return new ProvisioningException(Kind.FAILED, code, getMessage() + " (after " + createdKeys.size()
+        + " partitions of the command were created)", sqlState, this, attempts, createdKeys, dropped);
   }
 
   /** The partition failed verification after commit and was removed again. */
