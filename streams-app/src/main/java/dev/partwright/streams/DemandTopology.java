@@ -254,7 +254,7 @@ public final class DemandTopology {
    */
   static final class AggregateKeyer implements Processor<byte[], byte[], Routed, DemandSummary> {
     /** Held summaries go on this often: bounds how stale velocity and forecast inputs are. */
-    static final Duration SUMMARIZE_EVERY = Duration.ofMillis(200);
+    static final Duration SUMMARIZE_EVERY = Duration.ofSeconds(1);
     /** Aggregates remembered per task; beyond, all is flushed and forgotten (first events are sent again). */
     private static final int MAX_AGGREGATES = 100_000;
     private static final long DAY_SECONDS = Duration.ofDays(1).toSeconds();
@@ -409,9 +409,9 @@ public final class DemandTopology {
   }
 
   static TablePolicy policyOf(IngestionEvent event, PolicyBook.View policies) {
-    String table = event.getSchemaName() + "." + event.getTable();
-    TablePolicy policy = policies.of(table);
+    TablePolicy policy = policies.of(event.getSchemaName(), event.getTable());
     if (policy == null) {
+      String table = event.getSchemaName() + "." + event.getTable();
       throw new UnplannableEventException("table " + table + " is not managed by partwright (tenant "
           + event.getTenant() + "); register it with 'partwright manage'");
     }

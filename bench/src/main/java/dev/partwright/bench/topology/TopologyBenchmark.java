@@ -131,7 +131,9 @@ public final class TopologyBenchmark {
           throw new IllegalStateException("topology not RUNNING after 120 s: " + streams.state());
         }
         Rate topology = Rate.measure(events, () -> (long) meters.get("partwright.planner.events").counter().count());
-        System.out.printf("demand topology (%d stream threads): %s%n", threads, topology);
+        System.out.printf("demand topology (%d stream threads): %s; %,.0f commands, %,.0f deferred%n", threads, topology,
+            meters.find("partwright.planner.commands").counters().stream().mapToDouble(c -> c.count()).sum(),
+            meters.find("partwright.planner.deferred").counters().stream().mapToDouble(c -> c.count()).sum());
         Rate rawAfter = rawConsumer(kafka.bootstrapServers(), config.ingestionTopic(), events);
         System.out.printf("raw KafkaConsumer + Avro decode, again: %s%n", rawAfter);
         Rate raw = rawBefore.eventsPerSecond() >= rawAfter.eventsPerSecond() ? rawBefore : rawAfter;
