@@ -276,17 +276,21 @@ public final class DemandTopology {
       this.windowMs = config.windows().velocity().toMillis();
     }
 
-    /** One aggregate as this task sees it: the range already sent on, and the summary held since. */
+    /**
+     * One aggregate as this task sees it: the range already sent on, and the summary held since.
+     * Times in epoch microseconds, not {@code Instant}s: one object to touch per event, not five.
+     */
     private static final class Held {
       final String aggregate;
       final byte[] routingKey;
-      Instant sentFrom;
-      Instant sentTo;
+      /** {@code [sentFrom, sentTo)}; empty until the first event went on. */
+      long sentFrom = Long.MAX_VALUE;
+      long sentTo = Long.MIN_VALUE;
       long events;
       long rows;
       long bytes;
-      Instant earliest;
-      Instant latest;
+      long earliest;
+      long latest;
       long windowStart;
       long timestamp;
       boolean local;
@@ -331,24 +335,25 @@ public final class DemandTopology {
       }
       long rows = event.getRowCount() == null ? 1 : Math.max(1, event.getRowCount());
       long bytes = event.getBytes() == null ? 0 : Math.max(0, event.getBytes());
+      long micros = Coverage.micros(eventTime);
       if (h.events == 0) {
-        h.earliest = eventTime;
-        h.latest = eventTime;
+        h.earliest = micros;
+        h.latest = micros;
         h.windowStart = windowStart;
         h.local = local;
-      } else if (eventTime.isBefore(h.earliest)) {
-        h.earliest = eventTime;
-      } else if (eventTime.isAfter(h.latest)) {
-        h.latest = eventTime;
+      } else if (micros < h.earliest) {
+        h.earliest = micros;
+      } else if (micros > h.latest) {
+        h.latest = micros;
       }
       h.events++;
       h.rows += rows;
       h.bytes += bytes;
       h.timestamp = Math.max(h.timestamp, timestamp);
-      if (h.sentFrom == null || eventTime.isBefore(h.sentFrom) || !eventTime.isBefore(h.sentTo)) {
+      if (micros < h.sentFrom || micros >= h.sentTo) {
         Coverage wanted = Planner.desired(event, policy, config.bufferOf(policy).minDays(), Instant.ofEpochMilli(nowMs));
-        h.sentFrom = h.sentFrom == null ? wanted.from() : Planner.min(h.sentFrom, wanted.from());
-        h.sentTo = h.sentTo == null ? wanted.to() : Planner.max(h.sentTo, wanted.to());
+        h.sentFrom = Math.min(h.sentFrom, Coverage.micros(wanted.from()));
+        h.sentTo = Math.max(h.sentTo, Coverage.micros(wanted.to()));
         send(h); // the surge path: no waiting for the period
       }
     }
@@ -390,7 +395,8 @@ public final class DemandTopology {
 
     private void send(Held h) {
       context.forward(new Record<>(new Routed(h.aggregate, h.local),
-          new DemandSummary(h.events, h.rows, h.bytes, h.earliest, h.latest), h.timestamp));
+          new DemandSummary(h.events, h.rows, h.bytes, Coverage.ofMicros(h.earliest), Coverage.ofMicros(h.latest)),
+          h.timestamp));
       h.events = 0;
       h.rows = 0;
       h.bytes = 0;

@@ -56,8 +56,24 @@ final class PlanningProcessor implements Processor<String, DemandSummary, String
    */
   private final Map<String, PlannerState> stateCache = lru(CACHED_AGGREGATES);
   private final Map<String, Optional<Coverage>> coverageCache = lru(CACHED_AGGREGATES);
+  /**
+   * Counts of the open velocity window and day per aggregate, written to the window stores when the
+   * window rolls over, before they are read, and every {@link #FLUSH_EVERY}: an aggregate read by
+   * several tasks sends a summary from each, and a store read and write per summary would cost more
+   * than planning it. A crash loses at most that second of counts, which only feed estimates.
+   */
+  private final Map<String, Open> open = new HashMap<>();
 
   private static final int CACHED_AGGREGATES = 100_000;
+  private static final Duration FLUSH_EVERY = Duration.ofSeconds(1);
+
+  /** The open windows of one aggregate. */
+  private static final class Open {
+    long velocityStart;
+    Demand velocity;
+    long dayStart;
+    Demand day;
+  }
 
   PlanningProcessor(PlannerConfig config, PolicyBook policyBook, PlannerMetrics metrics) {
     this.config = config;
@@ -78,6 +94,12 @@ final class PlanningProcessor implements Processor<String, DemandSummary, String
     policies = policyBook.view(global);
     context.schedule(config.rateLimit().flushEvery(), PunctuationType.WALL_CLOCK_TIME, this::flushDeferred);
     context.schedule(config.sweepEvery(), PunctuationType.WALL_CLOCK_TIME, this::sweep);
+    context.schedule(FLUSH_EVERY, PunctuationType.WALL_CLOCK_TIME, now -> flushWindows());
+  }
+
+  @Override
+  public void close() {
+    flushWindows();
   }
 
   @Override
@@ -150,16 +172,37 @@ final class PlanningProcessor implements Processor<String, DemandSummary, String
 
   /**
    * Counts the summary in its velocity window and its day, by record (ingestion) time: a summary
-   * lies within one velocity window, and velocity windows divide a day. Two cached store writes per
-   * summary, i.e. per aggregate and summary period, not per event.
+   * lies within one velocity window (the keyer cuts it there), and velocity windows divide a day.
    */
   private void observe(String aggregate, DemandSummary summary, long timestamp) {
     Demand demand = summary.demand();
     long size = config.windows().velocity().toMillis();
     long velocityStart = timestamp - Math.floorMod(timestamp, size);
     long dayStart = timestamp - Math.floorMod(timestamp, DAY_MS);
-    velocity.put(aggregate, demand.plus(velocity.fetch(aggregate, velocityStart)), velocityStart);
-    daily.put(aggregate, demand.plus(daily.fetch(aggregate, dayStart)), dayStart);
+    Open o = open.computeIfAbsent(aggregate, k -> new Open());
+    if (o.velocity != null && o.velocityStart != velocityStart || o.day != null && o.dayStart != dayStart) {
+      flush(aggregate, o);
+    }
+    o.velocityStart = velocityStart;
+    o.velocity = demand.plus(o.velocity);
+    o.dayStart = dayStart;
+    o.day = demand.plus(o.day);
+  }
+
+  private void flush(String aggregate, Open o) {
+    if (o.velocity != null) {
+      velocity.put(aggregate, o.velocity.plus(velocity.fetch(aggregate, o.velocityStart)), o.velocityStart);
+      o.velocity = null;
+    }
+    if (o.day != null) {
+      daily.put(aggregate, o.day.plus(daily.fetch(aggregate, o.dayStart)), o.dayStart);
+      o.day = null;
+    }
+  }
+
+  private void flushWindows() {
+    open.forEach(this::flush);
+    open.clear();
   }
 
   private PlannerState stateOf(String aggregate, long nowMs) {
@@ -211,6 +254,10 @@ final class PlanningProcessor implements Processor<String, DemandSummary, String
 
   /** Rows per complete day before {@code wallDay}, oldest first (see {@link Forecast#dailySeries}). */
   private List<Double> dailyVolumes(String aggregate, long wallDay) {
+    Open o = open.get(aggregate);
+    if (o != null) {
+      flush(aggregate, o);
+    }
     int history = config.windows().historyDays();
     Map<Long, Double> rows = new HashMap<>();
     try (WindowStoreIterator<Demand> it = daily.fetch(aggregate,
@@ -225,6 +272,10 @@ final class PlanningProcessor implements Processor<String, DemandSummary, String
 
   /** Events/s and bytes/s over the newest velocity windows up to {@code atMs}. */
   Demand.Velocity velocityOf(String aggregate, long atMs) {
+    Open o = open.get(aggregate);
+    if (o != null) {
+      flush(aggregate, o);
+    }
     long size = config.windows().velocity().toMillis();
     long last = atMs - Math.floorMod(atMs, size);
     long first = last - (config.windows().velocityWindows() - 1) * size;

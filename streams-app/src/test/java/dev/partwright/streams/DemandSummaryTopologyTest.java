@@ -82,6 +82,7 @@ class DemandSummaryTopologyTest {
     assertThat(planned()).isEqualTo(1999);
     assertThat(Harness.commands(h.log.readValuesToList())).as("globex's first command only").hasSize(1);
 
+    h.advance(Duration.ofSeconds(1)); // the planner writes its open windows to the stores once a second
     WindowStore<String, Demand> daily = h.driver.getWindowStore(DemandTopology.DAILY_STORE);
     assertThat(daily.fetch("acme/public.usage", Instant.parse("2026-11-25T00:00:00Z").toEpochMilli()))
         .isEqualTo(new Demand(1000, 1000, 10_090, NOW.plus(Duration.ofMinutes(999 * 20L))));
