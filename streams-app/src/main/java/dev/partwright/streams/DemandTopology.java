@@ -133,8 +133,10 @@ public final class DemandTopology {
    */
   private static void addStores(StreamsBuilder builder, PlannerConfig config, PartwrightSerdes serdes,
       PolicyBook policyBook) {
+    // cached like the others: the planner reads coverage through its own object cache, and a
+    // command goes out by forward() the moment it is decided, not when the store cache flushes
     builder.addStateStore(Stores.keyValueStoreBuilder(
-        Stores.persistentKeyValueStore(COVERAGE_STORE), Serdes.String(), Coverage.serde()));
+        Stores.persistentKeyValueStore(COVERAGE_STORE), Serdes.String(), Coverage.serde()).withCachingEnabled());
     builder.addStateStore(Stores.keyValueStoreBuilder(
         Stores.persistentKeyValueStore(STATE_STORE), Serdes.String(), PlannerState.serde()).withCachingEnabled());
     builder.addStateStore(Stores.keyValueStoreBuilder(

@@ -321,10 +321,14 @@ final class PlanningProcessor implements Processor<String, DemandSummary, String
     Coverage next = plan.coverage();
     Instant heldFrom = Planner.heldFrom(next, policy, now);
     int partitions = Planner.countPartitions(policy, heldFrom, next.to());
-    double bytesPerSecond = velocityOf(aggregate, nowMs).bytesPerSecond();
-    long projected = (long) Math.min(Long.MAX_VALUE, bytesPerSecond * Duration.between(heldFrom, next.to()).toSeconds());
-    Optional<Quota.Violation> violation =
-        Quota.check(aggregate, partitions, projected, policy.quota(), config.quotaOf(id.tenant()));
+    Quota tenantQuota = config.quotaOf(id.tenant());
+    long projected = 0;
+    if (policy.quota().maxBytes() != Long.MAX_VALUE || tenantQuota.maxBytes() != Long.MAX_VALUE) {
+      // a window-store scan: only when a byte limit is there to compare it with
+      double bytesPerSecond = velocityOf(aggregate, nowMs).bytesPerSecond();
+      projected = (long) Math.min(Long.MAX_VALUE, bytesPerSecond * Duration.between(heldFrom, next.to()).toSeconds());
+    }
+    Optional<Quota.Violation> violation = Quota.check(aggregate, partitions, projected, policy.quota(), tenantQuota);
     if (violation.isPresent()) {
       Quota.Violation v = violation.get();
       forward(aggregate, CommandLogEntry.newBuilder().setAggregateId(aggregate).setRecordedAt(now)
