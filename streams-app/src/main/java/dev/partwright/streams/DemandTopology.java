@@ -109,7 +109,8 @@ public final class DemandTopology {
         .selectKey((routed, summary) -> routed.aggregate(), Named.as("local-aggregate"));
     KStream<String, DemandSummary> moved = routes.get("route-remote")
         .selectKey((routed, summary) -> routed.aggregate(), Named.as("remote-aggregate"))
-        .repartition(Repartitioned.with(Serdes.String(), DemandSummary.serde()).withName("by-aggregate")
+        // a new name for a new record format: an upgraded instance never reads an old instance's events as summaries
+        .repartition(Repartitioned.with(Serdes.String(), DemandSummary.serde()).withName("summaries-by-aggregate")
             .withStreamPartitioner(DemandTopology::ownerOf));
     KStream<String, SpecificRecord> planned = local.merge(moved, Named.as("owned-summaries"))
         .process(() -> new PlanningProcessor(config, policyBook, metrics), Named.as("planner"),

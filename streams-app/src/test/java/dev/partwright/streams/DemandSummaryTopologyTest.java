@@ -36,7 +36,7 @@ class DemandSummaryTopologyTest {
   @BeforeEach
   void start() {
     h = new Harness(PlannerConfig.defaults(Map.of(USAGE.qualifiedName(), USAGE)));
-    repartition = h.driver.createOutputTopic("demand-test-by-aggregate-repartition", new StringDeserializer(),
+    repartition = h.driver.createOutputTopic("demand-test-summaries-by-aggregate-repartition", new StringDeserializer(),
         DemandSummary.serde().deserializer());
   }
 
