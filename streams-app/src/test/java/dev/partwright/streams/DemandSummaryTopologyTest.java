@@ -3,8 +3,6 @@ package dev.partwright.streams;
 import static dev.partwright.streams.Harness.NOW;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.partwright.schemas.AvroSerde;
-import dev.partwright.schemas.IngestionEvent;
 import dev.partwright.schemas.ProvisionPartitions;
 import java.time.Duration;
 import java.time.Instant;
@@ -29,7 +27,6 @@ class DemandSummaryTopologyTest {
   private static final ZoneId UTC = ZoneId.of("UTC");
   private static final TablePolicy USAGE = new TablePolicy("public", "usage", Interval.DAY, UTC, false)
       .perTenant("recorded_at");
-  private final AvroSerde<IngestionEvent> events = AvroSerde.of(IngestionEvent.class);
   private Harness h;
   private TestOutputTopic<String, DemandSummary> repartition;
 
@@ -46,9 +43,7 @@ class DemandSummaryTopologyTest {
   }
 
   private void sendUnkeyed(String tenant, Instant eventTime, long bytes) {
-    IngestionEvent e = IngestionEvent.newBuilder().setTenant(tenant).setSchemaName("public").setTable("usage")
-        .setEventTime(eventTime).setBytes(bytes).build();
-    h.input.pipeInput(null, events.encode(h.config.ingestionTopic(), e), h.wallClock());
+    h.sendWithoutKey(tenant, "usage", eventTime, bytes);
   }
 
   private double planned() {
