@@ -83,7 +83,8 @@ public final class DemandTopology {
 
   /**
    * The topology. {@code serdes} (the schema registry's) are used on every topic that leaves the
-   * application or is shared with it: ingestion, the repartition topic, commands, alerts, policies.
+   * application or is shared with it: ingestion, commands, alerts, policies. The repartition topic
+   * carries demand summaries, written and read only here, in their own fixed 40-byte layout.
    */
   public static Topology build(StreamsBuilder builder, PlannerConfig config, PartwrightSerdes serdes,
       MeterRegistry meters) {
