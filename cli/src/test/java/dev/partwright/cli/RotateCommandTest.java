@@ -115,6 +115,28 @@ class RotateCommandTest {
     return out;
   }
 
+  /** Partwright's own tables (policies, audit trail), row by row: a dry run must not write there either. */
+  private List<String> partwrightRows() throws Exception {
+    List<String> rows = new ArrayList<>();
+    try (Connection c = db.connect(); Statement s = c.createStatement()) {
+      for (String table : List.of("partwright.managed_tables", "partwright.provisioning_log")) {
+        try (ResultSet exists = s.executeQuery("SELECT to_regclass('" + table + "') IS NOT NULL")) {
+          exists.next();
+          if (!exists.getBoolean(1)) {
+            rows.add(table + " absent");
+            continue;
+          }
+        }
+        try (ResultSet rs = s.executeQuery("SELECT t::text FROM " + table + " t ORDER BY 1")) {
+          while (rs.next()) {
+            rows.add(table + ": " + rs.getString(1));
+          }
+        }
+      }
+    }
+    return rows;
+  }
+
   @Test
   void twoOverlappingRotationsCreateEachPartitionOnce() throws Exception {
     manage();
@@ -161,6 +183,7 @@ class RotateCommandTest {
   void dryRunPrintsTheDdlAndTheQuotaVerdictAndChangesNothing() throws Exception {
     manage("--max-partitions", "10");
     Map<String, String> before = catalog();
+    List<String> rowsBefore = partwrightRows();
 
     ManageCommandTest.Run r = rotate("--buffer-days", "7", "--dry-run");
 
@@ -177,6 +200,7 @@ class RotateCommandTest {
     assertThat(table.get("verdict").asText()).isEqualTo("WOULD_REJECT");
     assertThat(table.get("code").asText()).isEqualTo("QUOTA_PARTITIONS");
     assertThat(catalog()).isEqualTo(before);
+    assertThat(partwrightRows()).isEqualTo(rowsBefore);
   }
 
   @Test

@@ -11,6 +11,8 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Metrics;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
 import java.util.Arrays;
 import java.util.Optional;
 import java.util.ArrayList;
@@ -37,6 +39,7 @@ import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
@@ -44,9 +47,12 @@ import org.apache.kafka.streams.state.Stores;
 
 /**
  * Ingestion events in; {@code ProvisionPartitions} commands, {@code Rejected} outcomes and capacity
- * alerts out. Events are keyed by aggregate and brought to the task that owns it — through the
- * repartition topic only when they are not already there — so one task owns one aggregate's
- * windows, forecast, rate limit and coverage; the planner decides, per event, what the aggregate lacks; the result
+ * alerts out. Events are keyed by aggregate and summarized per aggregate (events, rows, bytes,
+ * earliest and latest event time) where they are read; the summaries are brought to the task that
+ * owns the aggregate — through the repartition topic only when they are not already there — so one
+ * task owns one aggregate's windows, forecast, rate limit and coverage; the planner decides, per
+ * summary, what the aggregate lacks. An event that may need new partitions is not held: it goes on
+ * as its own summary the moment it is read (see {@link AggregateKeyer}); the result
  * goes to the command store keyed by aggregate, alerts to the alerts topic. Policies come from the
  * compacted policies topic (a global store: every instance knows every table) with the config's
  * static policies as fallback. Unreadable and unplannable events go to the dead-letter topic with
@@ -77,7 +83,8 @@ public final class DemandTopology {
 
   /**
    * The topology. {@code serdes} (the schema registry's) are used on every topic that leaves the
-   * application or is shared with it: ingestion, the repartition topic, commands, alerts, policies.
+   * application or is shared with it: ingestion, commands, alerts, policies. The repartition topic
+   * carries demand summaries, written and read only here, in their own fixed 40-byte layout.
    */
   public static Topology build(StreamsBuilder builder, PlannerConfig config, PartwrightSerdes serdes,
       MeterRegistry meters) {
@@ -88,19 +95,25 @@ public final class DemandTopology {
     // Each aggregate is owned by the task of partition hash(routing key): its tenant, or for a table
     // shared by all tenants the aggregate id. Events already in that partition (produced with the
     // tenant as key, default partitioner) stay local; the others cross the repartition topic.
-    KStream<Routed, IngestionEvent> keyed = builder
+    // Per event, only the source and the keyer run: it decodes, validates (bad events fail here, so
+    // the dead-letter topic gets the event itself) and adds the event to its aggregate's summary.
+    // An event that may need a range the planner has not been told about yet (a never-seen
+    // aggregate, an event time outside what was already sent) goes on at once, with what was held:
+    // the surge path. Everything else goes on as one summary per aggregate and summary period.
+    KStream<Routed, DemandSummary> keyed = builder
         .stream(config.ingestionTopic(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("ingestion-events"))
         .process(() -> new AggregateKeyer(config, serdes.serde(IngestionEvent.class), policyBook), Named.as("key-by-aggregate"));
-    Map<String, KStream<Routed, IngestionEvent>> routes = keyed.split(Named.as("route-"))
-        .branch((routed, event) -> routed.local(), Branched.as("local"))
+    Map<String, KStream<Routed, DemandSummary>> routes = keyed.split(Named.as("route-"))
+        .branch((routed, summary) -> routed.local(), Branched.as("local"))
         .defaultBranch(Branched.as("remote"));
-    KStream<String, IngestionEvent> local = routes.get("route-local")
-        .selectKey((routed, event) -> routed.aggregate(), Named.as("local-aggregate"));
-    KStream<String, IngestionEvent> moved = routes.get("route-remote")
-        .selectKey((routed, event) -> routed.aggregate(), Named.as("remote-aggregate"))
-        .repartition(Repartitioned.with(Serdes.String(), serdes.serde(IngestionEvent.class)).withName("by-aggregate")
+    KStream<String, DemandSummary> local = routes.get("route-local")
+        .selectKey((routed, summary) -> routed.aggregate(), Named.as("local-aggregate"));
+    KStream<String, DemandSummary> moved = routes.get("route-remote")
+        .selectKey((routed, summary) -> routed.aggregate(), Named.as("remote-aggregate"))
+        // a new name for a new record format: an upgraded instance never reads an old instance's events as summaries
+        .repartition(Repartitioned.with(Serdes.String(), DemandSummary.serde()).withName("summaries-by-aggregate")
             .withStreamPartitioner(DemandTopology::ownerOf));
-    KStream<String, SpecificRecord> planned = local.merge(moved, Named.as("owned-events"))
+    KStream<String, SpecificRecord> planned = local.merge(moved, Named.as("owned-summaries"))
         .process(() -> new PlanningProcessor(config, policyBook, metrics), Named.as("planner"),
             COVERAGE_STORE, STATE_STORE, DEFERRED_STORE, VELOCITY_STORE, DAILY_STORE);
 
@@ -122,8 +135,10 @@ public final class DemandTopology {
    */
   private static void addStores(StreamsBuilder builder, PlannerConfig config, PartwrightSerdes serdes,
       PolicyBook policyBook) {
+    // cached like the others: the planner reads coverage through its own object cache, and a
+    // command goes out by forward() the moment it is decided, not when the store cache flushes
     builder.addStateStore(Stores.keyValueStoreBuilder(
-        Stores.persistentKeyValueStore(COVERAGE_STORE), Serdes.String(), Coverage.serde()));
+        Stores.persistentKeyValueStore(COVERAGE_STORE), Serdes.String(), Coverage.serde()).withCachingEnabled());
     builder.addStateStore(Stores.keyValueStoreBuilder(
         Stores.persistentKeyValueStore(STATE_STORE), Serdes.String(), PlannerState.serde()).withCachingEnabled());
     builder.addStateStore(Stores.keyValueStoreBuilder(
@@ -170,6 +185,9 @@ public final class DemandTopology {
     // bigger polls under backlog: Kafka Streams' per-poll work (punctuation, commit checks) is paid less often
     p.put(StreamsConfig.consumerPrefix("max.poll.records"), 5000);
     p.put(StreamsConfig.BUFFERED_RECORDS_PER_PARTITION_CONFIG, 5000);
+    // nothing here joins: the planner needs no ordering between the ingestion and the repartition
+    // partition of a task, so a task never waits for an empty one (and skips that check per record)
+    p.put(StreamsConfig.MAX_TASK_IDLE_MS_CONFIG, StreamsConfig.MAX_TASK_IDLE_MS_DISABLED);
     p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndContinueExceptionHandler.class);
     p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterHandler.class);
     p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
@@ -221,34 +239,77 @@ public final class DemandTopology {
   }
 
   /** The partition that owns an aggregate: what Kafka's default partitioner does with its routing key. */
-  static Optional<Set<Integer>> ownerOf(String topic, String aggregate, IngestionEvent value, int partitions) {
+  static Optional<Set<Integer>> ownerOf(String topic, String aggregate, DemandSummary value, int partitions) {
     return Optional.of(Set.of(Utils.toPositive(Utils.murmur2(routingKey(aggregate))) % partitions));
   }
 
   /**
-   * Re-keys each event by its aggregate, which depends on the table's policy (shared or
-   * tenant-scoped), hence a processor: it reads the global policies store. Events of unmanaged
-   * tables fail here, before the repartition, and go to the dead-letter topic.
+   * Keys each event by its aggregate and summarizes it. The aggregate depends on the table's policy
+   * (shared or tenant-scoped), hence a processor: it reads the global policies store. Events of
+   * unmanaged tables and bogus timestamps fail here, per event, and go to the dead-letter topic.
+   *
+   * <p>Per aggregate it remembers the event-time range it already sent on, widened to what the
+   * planner then wants covered at the minimum buffer; the planner covers at least that (its
+   * buffer is never below the minimum) or has deferred or rejected it. An event inside that range
+   * needs nothing new: it is added to the held summary, which goes on every {@link #SUMMARIZE_EVERY}
+   * or when its velocity window ends. An event outside it — a never-seen aggregate, a surge, a late
+   * event — goes on at once with what was held, so it reaches the planner within the same poll.
+   * Held counts lost in a crash are counts only (they feed estimates), never a needed command.
    */
-  static final class AggregateKeyer implements Processor<byte[], byte[], Routed, IngestionEvent> {
+  static final class AggregateKeyer implements Processor<byte[], byte[], Routed, DemandSummary> {
+    /** Held summaries go on this often: bounds how stale velocity and forecast inputs are. */
+    static final Duration SUMMARIZE_EVERY = Duration.ofSeconds(1);
+    /** Aggregates remembered per task; beyond, all is flushed and forgotten (first events are sent again). */
+    private static final int MAX_AGGREGATES = 100_000;
+    private static final long DAY_SECONDS = Duration.ofDays(1).toSeconds();
+
     private final RegistryAvroSerde<IngestionEvent> events;
     private final PlannerConfig config;
     private final PolicyBook policyBook;
-    /** Aggregate ids by tenant, per table policy: building and validating one per event costs more than planning. */
-    private final Map<TablePolicy, Map<String, String>> aggregates = new java.util.IdentityHashMap<>();
-    private ProcessorContext<Routed, IngestionEvent> context;
+    private final long windowMs;
+    /** Per policy instance (a policy update brings a new one, and fresh ranges), per tenant ("" for shared tables). */
+    private final Map<TablePolicy, Map<String, Held>> held = new java.util.IdentityHashMap<>();
+    private int aggregates;
+    private ProcessorContext<Routed, DemandSummary> context;
     private PolicyBook.View policies;
 
     AggregateKeyer(PlannerConfig config, RegistryAvroSerde<IngestionEvent> events, PolicyBook policyBook) {
       this.config = config;
       this.events = events;
       this.policyBook = policyBook;
+      this.windowMs = config.windows().velocity().toMillis();
+    }
+
+    /**
+     * One aggregate as this task sees it: the range already sent on, and the summary held since.
+     * Times in epoch microseconds, not {@code Instant}s: one object to touch per event, not five.
+     */
+    private static final class Held {
+      final String aggregate;
+      final byte[] routingKey;
+      /** {@code [sentFrom, sentTo)}; empty until the first event went on. */
+      long sentFrom = Long.MAX_VALUE;
+      long sentTo = Long.MIN_VALUE;
+      long events;
+      long rows;
+      long bytes;
+      long earliest;
+      long latest;
+      long windowStart;
+      long timestamp;
+      boolean local;
+
+      Held(String aggregate) {
+        this.aggregate = aggregate;
+        this.routingKey = routingKey(aggregate);
+      }
     }
 
     @Override
-    public void init(ProcessorContext<Routed, IngestionEvent> context) {
+    public void init(ProcessorContext<Routed, DemandSummary> context) {
       this.context = context;
       policies = policyBook.view(config.policiesTopic() == null ? null : context.getStateStore(POLICIES_STORE));
+      context.schedule(SUMMARIZE_EVERY, PunctuationType.WALL_CLOCK_TIME, now -> sendAll());
     }
 
     @Override
@@ -264,32 +325,103 @@ public final class DemandTopology {
         throw new UnplannableEventException("empty ingestion event (null payload)");
       }
       TablePolicy policy = policyOf(event, policies);
-      if (aggregates.size() > 1_000) {
-        aggregates.clear(); // keyed by policy instance: each policy update brings new ones
-      }
-      String aggregate = aggregates.computeIfAbsent(policy, p -> lru(100_000))
-          .computeIfAbsent(event.getTenant(), tenant -> Planner.aggregateOf(event, policy).toString());
+      long nowMs = context.currentSystemTimeMs();
+      Instant eventTime = event.getEventTime();
+      checkEventTime(event, eventTime, nowMs);
+      Held h = heldOf(event, policy);
       // same key bytes, same partitioner, same partition count (Kafka Streams sizes the repartition
       // topic like the ingestion topic): the event is already in its owner's partition
-      boolean local = record.key() != null && Arrays.equals(record.key(), routingKey(aggregate));
-      // local events go on as decoded objects: one decode per event; moved ones are encoded for the trip
-      context.forward(new Record<>(new Routed(aggregate, local), event, record.timestamp(), record.headers()));
+      boolean local = record.key() != null && Arrays.equals(record.key(), h.routingKey);
+      long timestamp = record.timestamp();
+      long windowStart = timestamp - Math.floorMod(timestamp, windowMs);
+      if (h.events > 0 && (h.windowStart != windowStart || h.local != local)) {
+        send(h); // one summary, one window, one route
+      }
+      long rows = event.getRowCount() == null ? 1 : Math.max(1, event.getRowCount());
+      long bytes = event.getBytes() == null ? 0 : Math.max(0, event.getBytes());
+      long micros = Coverage.micros(eventTime);
+      if (h.events == 0) {
+        h.earliest = micros;
+        h.latest = micros;
+        h.windowStart = windowStart;
+        h.local = local;
+      } else if (micros < h.earliest) {
+        h.earliest = micros;
+      } else if (micros > h.latest) {
+        h.latest = micros;
+      }
+      h.events++;
+      h.rows += rows;
+      h.bytes += bytes;
+      h.timestamp = Math.max(h.timestamp, timestamp);
+      if (micros < h.sentFrom || micros >= h.sentTo) {
+        Coverage wanted = Planner.desired(event, policy, config.bufferOf(policy).minDays(), Instant.ofEpochMilli(nowMs));
+        h.sentFrom = Math.min(h.sentFrom, Coverage.micros(wanted.from()));
+        h.sentTo = Math.max(h.sentTo, Coverage.micros(wanted.to()));
+        send(h); // the surge path: no waiting for the period
+      }
+    }
+
+    private Held heldOf(IngestionEvent event, TablePolicy policy) {
+      Map<String, Held> byTenant = held.get(policy);
+      if (byTenant == null) {
+        byTenant = new HashMap<>();
+        held.put(policy, byTenant);
+      }
+      String tenant = policy.tenantScoped() ? event.getTenant() : "";
+      Held h = byTenant.get(tenant);
+      if (h == null) {
+        if (aggregates >= MAX_AGGREGATES) {
+          sendAll();
+          held.clear();
+          aggregates = 0;
+          byTenant = new HashMap<>();
+          held.put(policy, byTenant);
+        }
+        h = new Held(Planner.aggregateOf(event, policy).toString());
+        byTenant.put(tenant, h);
+        aggregates++;
+      }
+      return h;
+    }
+
+    /**
+     * {@link Planner#checkEventTime} at a second's resolution first: allocation-free for the
+     * events well inside the caps, exact (and with the facts) for the rest.
+     */
+    private void checkEventTime(IngestionEvent event, Instant eventTime, long nowMs) {
+      long t = eventTime.getEpochSecond();
+      long now = Math.floorDiv(nowMs, 1000);
+      if (t >= now + config.maxAheadDays() * DAY_SECONDS - 2 || t <= now - config.maxBehindDays() * DAY_SECONDS + 2) {
+        Planner.checkEventTime(event, config, Instant.ofEpochMilli(nowMs));
+      }
+    }
+
+    private void send(Held h) {
+      context.forward(new Record<>(new Routed(h.aggregate, h.local),
+          new DemandSummary(h.events, h.rows, h.bytes, Coverage.ofMicros(h.earliest), Coverage.ofMicros(h.latest)),
+          h.timestamp));
+      h.events = 0;
+      h.rows = 0;
+      h.bytes = 0;
+      h.timestamp = 0;
+    }
+
+    private void sendAll() {
+      for (Map<String, Held> byTenant : held.values()) {
+        for (Held h : byTenant.values()) {
+          if (h.events > 0) {
+            send(h);
+          }
+        }
+      }
     }
   }
 
-  static <V> Map<String, V> lru(int max) {
-    return new java.util.LinkedHashMap<>(1024, 0.75f, true) {
-      @Override
-      protected boolean removeEldestEntry(Map.Entry<String, V> eldest) {
-        return size() > max;
-      }
-    };
-  }
-
   static TablePolicy policyOf(IngestionEvent event, PolicyBook.View policies) {
-    String table = event.getSchemaName() + "." + event.getTable();
-    TablePolicy policy = policies.of(table);
+    TablePolicy policy = policies.of(event.getSchemaName(), event.getTable());
     if (policy == null) {
+      String table = event.getSchemaName() + "." + event.getTable();
       throw new UnplannableEventException("table " + table + " is not managed by partwright (tenant "
           + event.getTenant() + "); register it with 'partwright manage'");
     }

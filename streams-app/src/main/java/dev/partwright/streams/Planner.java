@@ -69,10 +69,16 @@ public final class Planner {
    * earlier) to {@code now + bufferDays}, or to the end of the event's interval if that is further.
    */
   public static Coverage desired(IngestionEvent event, TablePolicy policy, int bufferDays, Instant now) {
+    return desired(event.getEventTime(), event.getEventTime(), policy, bufferDays, now);
+  }
+
+  /** The range events from {@code earliest} to {@code latest} want covered: the union of what each wants. */
+  public static Coverage desired(Instant earliest, Instant latest, TablePolicy policy, int bufferDays, Instant now) {
     Interval interval = policy.interval();
-    Instant eventStart = interval.floor(event.getEventTime(), policy.zone());
-    return new Coverage(min(interval.floor(now, policy.zone()), eventStart),
-        max(bufferEnd(now, policy, bufferDays), interval.next(eventStart, policy.zone())));
+    Instant earliestStart = interval.floor(earliest, policy.zone());
+    Instant latestStart = latest.equals(earliest) ? earliestStart : interval.floor(latest, policy.zone());
+    return new Coverage(min(interval.floor(now, policy.zone()), earliestStart),
+        max(bufferEnd(now, policy, bufferDays), interval.next(latestStart, policy.zone())));
   }
 
   /** Whether {@code current} (null: nothing) already covers all of {@code desired}. */
@@ -83,6 +89,13 @@ public final class Planner {
   static String reason(IngestionEvent event, Coverage desired, int bufferDays) {
     return "event of tenant " + event.getTenant() + " at " + event.getEventTime() + " needs coverage "
         + desired.from() + " .. " + desired.to() + " (buffer " + bufferDays + " days)";
+  }
+
+  static String reason(String tenant, DemandSummary summary, Coverage desired, int bufferDays) {
+    String events = summary.events() == 1 ? "event of tenant " + tenant + " at " + summary.earliest() + " needs"
+        : summary.events() + " events of tenant " + tenant + " at " + summary.earliest() + " .. " + summary.latest()
+            + " need";
+    return events + " coverage " + desired.from() + " .. " + desired.to() + " (buffer " + bufferDays + " days)";
   }
 
   /**

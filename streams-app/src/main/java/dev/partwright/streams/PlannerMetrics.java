@@ -37,8 +37,8 @@ public final class PlannerMetrics {
         .register(registry);
   }
 
-  void event() {
-    events.increment();
+  void events(long count) {
+    events.increment(count);
   }
 
   void command(String table) {

@@ -3,7 +3,6 @@ package dev.partwright.streams;
 import dev.partwright.schemas.AggregateId;
 import dev.partwright.schemas.CapacityAlert;
 import dev.partwright.schemas.CommandLogEntry;
-import dev.partwright.schemas.IngestionEvent;
 import dev.partwright.schemas.ManagedTablePolicy;
 import dev.partwright.schemas.ProvisionPartitions;
 import dev.partwright.schemas.Rejected;
@@ -28,7 +27,8 @@ import org.apache.kafka.streams.state.WindowStore;
 import org.apache.kafka.streams.state.WindowStoreIterator;
 
 /**
- * One task's planner, over the aggregates its partition owns. Per event: count it in the tumbling
+ * One task's planner, over the aggregates its partition owns. Per demand summary (one or many
+ * events of one aggregate, see {@link DemandTopology.AggregateKeyer}): count it in the tumbling
  * windows, refresh the aggregate's buffer depth from the forecast when a day has passed, plan, and
  * — if the plan needs partitions — pass it through the rate limit and the quotas before it becomes
  * a command. Two wall-clock punctuations: deferred demand is flushed when tokens are back, and
@@ -36,7 +36,7 @@ import org.apache.kafka.streams.state.WindowStoreIterator;
  *
  * <p>Emits {@link CommandLogEntry} (a command, or a {@code Rejected} outcome) and {@link CapacityAlert}.
  */
-final class PlanningProcessor implements Processor<String, IngestionEvent, String, SpecificRecord> {
+final class PlanningProcessor implements Processor<String, DemandSummary, String, SpecificRecord> {
 
   private static final long DAY_MS = Duration.ofDays(1).toMillis();
 
@@ -51,16 +51,16 @@ final class PlanningProcessor implements Processor<String, IngestionEvent, Strin
   private WindowStore<String, Demand> daily;
   private PolicyBook.View policies;
   /**
-   * Read-through copies of the stores' values, so the per-event path deserializes nothing; every
+   * Read-through copies of the stores' values, so the per-summary path deserializes nothing; every
    * write goes to the store too (which stays the truth: changelogged, restored on failover).
    */
   private final Map<String, PlannerState> stateCache = lru(CACHED_AGGREGATES);
   private final Map<String, Optional<Coverage>> coverageCache = lru(CACHED_AGGREGATES);
   /**
    * Counts of the open velocity window and day per aggregate, written to the window stores when the
-   * window rolls over, before they are read, and every {@link #FLUSH_EVERY}: two store writes per
-   * aggregate and second instead of four reads and writes per event. A crash loses at most that
-   * second of counts, which only feed estimates.
+   * window rolls over, before they are read, and every {@link #FLUSH_EVERY}: an aggregate read by
+   * several tasks sends a summary from each, and a store read and write per summary would cost more
+   * than planning it. A crash loses at most that second of counts, which only feed estimates.
    */
   private final Map<String, Open> open = new HashMap<>();
 
@@ -103,29 +103,34 @@ final class PlanningProcessor implements Processor<String, IngestionEvent, Strin
   }
 
   @Override
-  public void process(Record<String, IngestionEvent> record) {
-    IngestionEvent event = record.value();
-    TablePolicy policy = DemandTopology.policyOf(event, policies);
+  public void process(Record<String, DemandSummary> record) {
+    DemandSummary summary = record.value();
+    String aggregate = record.key();
+    AggregateId id = AggregateId.parse(aggregate);
+    TablePolicy policy = policies.of(id.qualifiedTable());
+    if (policy == null) {
+      return; // unmanaged since its events were read (they were checked then, one by one)
+    }
     long nowMs = context.currentSystemTimeMs();
     Instant now = Instant.ofEpochMilli(nowMs);
-    Planner.checkEventTime(event, config, now);
-    String aggregate = record.key();
-    observe(aggregate, event, record.timestamp());
-    metrics.event();
+    observe(aggregate, summary, record.timestamp());
+    metrics.events(summary.events());
 
     PlannerState before = stateOf(aggregate, nowMs);
     PlannerState state = refreshDepth(aggregate, policy, before, nowMs, record.timestamp());
     Coverage current = coverageOf(aggregate);
-    if (current != null && coveredNow(current, event.getEventTime(), policy, state.bufferDays(), nowMs)) {
+    if (current != null && coveredNow(current, summary.earliest(), policy, state.bufferDays(), nowMs)
+        && summary.latest().isBefore(current.to())) {
       if (state != before) {
         putState(aggregate, state);
       }
       return;
     }
-    Coverage desired = Planner.desired(event, policy, state.bufferDays(), now);
+    Coverage desired = Planner.desired(summary.earliest(), summary.latest(), policy, state.bufferDays(), now);
     if (!Planner.covers(current, desired)) {
       int depth = state.bufferDays();
-      state = deliver(aggregate, policy, current, desired, state, nowMs, () -> Planner.reason(event, desired, depth));
+      state = deliver(aggregate, policy, current, desired, state, nowMs,
+          () -> Planner.reason(id.tenant(), summary, desired, depth));
     }
     if (state != before) {
       putState(aggregate, state);
@@ -165,11 +170,12 @@ final class PlanningProcessor implements Processor<String, IngestionEvent, Strin
     return !current.from().isAfter(h.currentStart()) && !current.to().isBefore(h.bufferEnd());
   }
 
-  /** Counts the event in its velocity window and its day, by record (ingestion) time. */
-  private void observe(String aggregate, IngestionEvent event, long timestamp) {
-    long rows = event.getRowCount() == null ? 1 : Math.max(1, event.getRowCount());
-    long bytes = event.getBytes() == null ? 0 : Math.max(0, event.getBytes());
-    Demand demand = Demand.of(rows, bytes, event.getEventTime());
+  /**
+   * Counts the summary in its velocity window and its day, by record (ingestion) time: a summary
+   * lies within one velocity window (the keyer cuts it there), and velocity windows divide a day.
+   */
+  private void observe(String aggregate, DemandSummary summary, long timestamp) {
+    Demand demand = summary.demand();
     long size = config.windows().velocity().toMillis();
     long velocityStart = timestamp - Math.floorMod(timestamp, size);
     long dayStart = timestamp - Math.floorMod(timestamp, DAY_MS);
@@ -286,7 +292,7 @@ final class PlanningProcessor implements Processor<String, IngestionEvent, Strin
   /**
    * Demand the coverage lacks: rate limit, then the plan, then quotas, then the command. Over the
    * rate limit the demand is deferred (merged with what is already deferred) before any plan is
-   * built, so a flood costs a store write per event, not a plan; over a quota the plan is recorded
+   * built, so a flood costs a store write per summary, not a plan; over a quota the plan is recorded
    * as {@code Rejected} with a capacity alert, the coverage stays as it was, and demand inside the
    * rejected range is not judged again.
    */
@@ -315,10 +321,14 @@ final class PlanningProcessor implements Processor<String, IngestionEvent, Strin
     Coverage next = plan.coverage();
     Instant heldFrom = Planner.heldFrom(next, policy, now);
     int partitions = Planner.countPartitions(policy, heldFrom, next.to());
-    double bytesPerSecond = velocityOf(aggregate, nowMs).bytesPerSecond();
-    long projected = (long) Math.min(Long.MAX_VALUE, bytesPerSecond * Duration.between(heldFrom, next.to()).toSeconds());
-    Optional<Quota.Violation> violation =
-        Quota.check(aggregate, partitions, projected, policy.quota(), config.quotaOf(id.tenant()));
+    Quota tenantQuota = config.quotaOf(id.tenant());
+    long projected = 0;
+    if (policy.quota().maxBytes() != Long.MAX_VALUE || tenantQuota.maxBytes() != Long.MAX_VALUE) {
+      // a window-store scan: only when a byte limit is there to compare it with
+      double bytesPerSecond = velocityOf(aggregate, nowMs).bytesPerSecond();
+      projected = (long) Math.min(Long.MAX_VALUE, bytesPerSecond * Duration.between(heldFrom, next.to()).toSeconds());
+    }
+    Optional<Quota.Violation> violation = Quota.check(aggregate, partitions, projected, policy.quota(), tenantQuota);
     if (violation.isPresent()) {
       Quota.Violation v = violation.get();
       forward(aggregate, CommandLogEntry.newBuilder().setAggregateId(aggregate).setRecordedAt(now)

@@ -35,6 +35,7 @@ final class PolicyBook {
   final class View {
     private final KeyValueStore<String, ManagedTablePolicy> store;
     private final Map<String, Optional<TablePolicy>> parsed = new HashMap<>();
+    private final Map<String, Map<String, Optional<TablePolicy>>> bySchema = new HashMap<>();
     private long seen = -1;
 
     View(KeyValueStore<String, ManagedTablePolicy> store) {
@@ -46,9 +47,27 @@ final class PolicyBook {
       long now = generation.get();
       if (now != seen) {
         parsed.clear();
+        bySchema.clear();
         seen = now;
       }
       return parsed.computeIfAbsent(qualifiedTable, this::load).orElse(null);
+    }
+
+    /** {@link #of(String)} without building the qualified name: once per event, the concatenation shows. */
+    TablePolicy of(String schema, String table) {
+      long now = generation.get();
+      if (now != seen) {
+        parsed.clear();
+        bySchema.clear();
+        seen = now;
+      }
+      Map<String, Optional<TablePolicy>> tables = bySchema.computeIfAbsent(schema, k -> new HashMap<>());
+      Optional<TablePolicy> policy = tables.get(table);
+      if (policy == null) {
+        policy = parsed.computeIfAbsent(schema + "." + table, this::load);
+        tables.put(table, policy);
+      }
+      return policy.orElse(null);
     }
 
     private Optional<TablePolicy> load(String qualifiedTable) {

@@ -45,8 +45,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The topology on the real broker: a never-seen tenant's first event becomes its command, and a
- * tenant flooding the topology does not bury another tenant's command under its own. One
+ * The topology on the real broker: a never-seen tenant's first event becomes its command (and so
+ * does a surge's, within 200 ms), and a tenant flooding the topology does not bury another
+ * tenant's command under its own. One
  * partition everywhere, so both tenants share one task and one command-log partition: the worst
  * case for isolation.
  */
@@ -114,6 +115,58 @@ class DemandTopologyBrokerTest {
     assertThat(out.get(0).getAggregateId()).isEqualTo("newcomer/public.metrics");
     assertThat(command.getPartitions().get(0).getName()).isEqualTo("metrics_newcomer");
     assertThat(Harness.end(command)).isAfterOrEqualTo(now.plus(Duration.ofDays(30)));
+  }
+
+  /**
+   * The issue's reaction bound on the real broker: first event of a never-seen tenant, and first
+   * event beyond a tenant's coverage, to its command read from the log. Sent one at a time after
+   * one unmeasured warm-up; p90 of 10 must be within 200 ms (the machine is shared, so one slow
+   * sample is tolerated) and every one within the commit interval (1 s).
+   */
+  @Test
+  void surgeAndNewTenantCommandsAreOnTheLogWithin200Ms() {
+    Properties pp = new Properties();
+    pp.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+    pp.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+    Properties cp = new Properties();
+    cp.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+    cp.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10);
+    List<Double> millis = new ArrayList<>();
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(pp, new StringSerializer(), new ByteArraySerializer());
+         KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(cp, new StringDeserializer(), new ByteArrayDeserializer())) {
+      org.apache.kafka.common.TopicPartition partition = new org.apache.kafka.common.TopicPartition(config.commandsTopic(), 0);
+      consumer.assign(List.of(partition));
+      consumer.seekToEnd(List.of(partition));
+      consumer.position(partition);
+      Instant now = Instant.now();
+      commandLatency(producer, consumer, "warmup", now);
+      for (int i = 0; i < 5; i++) {
+        millis.add(commandLatency(producer, consumer, "surge" + i, now));
+        millis.add(commandLatency(producer, consumer, "surge" + i, now.plus(Duration.ofDays(45))));
+      }
+    }
+    List<Double> sorted = millis.stream().sorted().toList();
+    assertThat(sorted.get(8)).as("p90 first event -> command on the log, ms: %s", millis).isLessThanOrEqualTo(200.0);
+    assertThat(sorted.get(9)).as("slowest, ms: %s", millis).isLessThanOrEqualTo(1000.0);
+  }
+
+  /** Sends one event and reads the log until its aggregate's command arrives; milliseconds in between. */
+  private double commandLatency(KafkaProducer<String, byte[]> producer, KafkaConsumer<String, byte[]> consumer,
+      String tenant, Instant eventTime) {
+    long sent = System.nanoTime();
+    send(producer, tenant, eventTime);
+    producer.flush();
+    String aggregate = tenant + "/public.metrics";
+    long[] arrived = {0};
+    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ZERO).pollDelay(Duration.ZERO).until(() -> {
+      for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(5))) {
+        if (aggregate.equals(r.key()) && log.decode(r.topic(), r.value()).getEntry() instanceof ProvisionPartitions) {
+          arrived[0] = System.nanoTime();
+        }
+      }
+      return arrived[0] != 0;
+    });
+    return (arrived[0] - sent) / 1e6;
   }
 
   @Test

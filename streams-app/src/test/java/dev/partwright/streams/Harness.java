@@ -75,6 +75,13 @@ final class Harness implements AutoCloseable {
     input.pipeInput(tenant.getBytes(StandardCharsets.UTF_8), events.encode(config.ingestionTopic(), e), ingestedAt);
   }
 
+  /** An event without a key, ingested now: whatever its tenant, it takes the repartition topic. */
+  void sendWithoutKey(String tenant, String table, Instant eventTime, Long bytes) {
+    IngestionEvent e = IngestionEvent.newBuilder().setTenant(tenant).setSchemaName("public").setTable(table)
+        .setEventTime(eventTime).setBytes(bytes).build();
+    input.pipeInput(null, events.encode(config.ingestionTopic(), e), wallClock());
+  }
+
   Instant wallClock() {
     return NOW.plusMillis(wallOffsetMs);
   }

@@ -55,9 +55,16 @@ import org.apache.kafka.streams.StreamsConfig;
  *
  * <ol>
  *   <li><b>throughput</b>: {@code --events} ingestion events of {@code --tenants} tenants (a
- *       tenant-scoped daily table, event times within the buffer) through the topology, from
- *       RUNNING until every event went through both sub-topologies; baseline: one raw
- *       {@code KafkaConsumer} reading and Avro-decoding the same topic. Goal: topology ≥ 0.5× raw.</li>
+ *       tenant-scoped daily table, event times within the buffer; keyed by tenant, or with
+ *       {@code --no-key} without a key) through the topology, from the first event planned until
+ *       every event was planned (the planner's event counter: held events count once their
+ *       summary reached the planner); baseline: one raw {@code KafkaConsumer} reading and
+ *       Avro-decoding the same topic with the topology's deserializer, from its first record to its
+ *       last, once before and once after the topology (the better of the two is the baseline).
+ *       Beside each rate, the process CPU time per event over the same span (every thread of this
+ *       JVM, the embedded broker's included), which moves much less with the machine's load; and the
+ *       floor: the cheapest Kafka Streams application on the same topic (source, decode, nothing
+ *       else). Goal: topology ≥ 0.5× raw.</li>
  *   <li><b>surge → command latency</b>: one at a time, an event for a range no command covers yet (a
  *       never-seen tenant, or a known tenant's event 60 days ahead) is sent, and the time until its
  *       command is read from the command log is taken; baseline: the same producer → consumer round
@@ -67,7 +74,7 @@ import org.apache.kafka.streams.StreamsConfig;
  * <pre>
  * ./mvnw -B -q -pl bench -am install -DskipTests
  * ./mvnw -B -q -pl bench exec:java -Dexec.mainClass=dev.partwright.bench.topology.TopologyBenchmark \
- *     -Dexec.args="--events 300000 --tenants 1000 --surges 200 --partitions 4 --threads 2"
+ *     -Dexec.args="--events 2000000 --tenants 1000 --surges 100 --partitions 4 --threads 2"
  * </pre>
  */
 public final class TopologyBenchmark {
@@ -87,6 +94,7 @@ public final class TopologyBenchmark {
     int surges = intArg(args, "--surges", 200);
     int partitions = intArg(args, "--partitions", 4);
     int threads = intArg(args, "--threads", 2);
+    boolean keyed = !Arrays.asList(args).contains("--no-key");
     Path work = Files.createTempDirectory("topology-bench");
     try (EmbeddedKafka kafka = EmbeddedKafka.start(work.resolve("kafka"))) {
       String run = UUID.randomUUID().toString().substring(0, 8);
@@ -102,14 +110,16 @@ public final class TopologyBenchmark {
             new NewTopic(ping, 1, (short) 1))).all().get();
       }
 
-      System.out.printf("producing %,d events of %,d tenants to %d partitions...%n", events, tenants, partitions);
-      produce(kafka.bootstrapServers(), config.ingestionTopic(), events, tenants);
+      System.out.printf("producing %,d events of %,d tenants to %d partitions, %s...%n", events, tenants, partitions,
+          keyed ? "keyed by tenant" : "without key");
+      produce(kafka.bootstrapServers(), config.ingestionTopic(), events, tenants, keyed);
 
-      double raw = rawConsumer(kafka.bootstrapServers(), config.ingestionTopic(), events);
-      System.out.printf("raw KafkaConsumer + Avro decode: %,.0f events/s%n", raw);
+      // the baseline before and after the topology, so a load change on the machine shows
+      Rate rawBefore = rawConsumer(kafka.bootstrapServers(), config.ingestionTopic(), events);
+      System.out.printf("raw KafkaConsumer + Avro decode: %s%n", rawBefore);
 
-      double floor = streamsFloor(kafka.bootstrapServers(), config, run, threads, events, work);
-      System.out.printf("Kafka Streams floor (decode, re-key, repartition, decode; no state): %,.0f events/s%n", floor);
+      Rate floor = streamsFloor(kafka.bootstrapServers(), config, run, threads, events, work);
+      System.out.printf("Kafka Streams floor (source, decode; no state): %s%n", floor);
 
       Properties props = DemandTopology.streamsProperties(kafka.bootstrapServers(), "bench-demand-" + run, config);
       props.put(StreamsConfig.STATE_DIR_CONFIG, work.resolve("streams").toString());
@@ -127,16 +137,13 @@ public final class TopologyBenchmark {
         if (!running.await(120, TimeUnit.SECONDS)) {
           throw new IllegalStateException("topology not RUNNING after 120 s: " + streams.state());
         }
-        long started = System.nanoTime();
-        while (meters.get("partwright.planner.events").counter().count() < events) {
-          Thread.sleep(20); // a benchmark harness polling a counter, not a test waiting for a condition
-          if (System.nanoTime() - started > TimeUnit.MINUTES.toNanos(10)) {
-            throw new IllegalStateException("topology planned for only " + meters.get("partwright.planner.events")
-                .counter().count() + " of " + events + " events");
-          }
-        }
-        double topology = events / ((System.nanoTime() - started) / 1e9);
-        System.out.printf("demand topology (%d stream threads): %,.0f events/s%n", threads, topology);
+        Rate topology = Rate.measure(events, () -> (long) meters.get("partwright.planner.events").counter().count());
+        System.out.printf("demand topology (%d stream threads): %s; %,.0f commands, %,.0f deferred%n", threads, topology,
+            meters.find("partwright.planner.commands").counters().stream().mapToDouble(c -> c.count()).sum(),
+            meters.find("partwright.planner.deferred").counters().stream().mapToDouble(c -> c.count()).sum());
+        Rate rawAfter = rawConsumer(kafka.bootstrapServers(), config.ingestionTopic(), events);
+        System.out.printf("raw KafkaConsumer + Avro decode, again: %s%n", rawAfter);
+        Rate raw = rawBefore.eventsPerSecond() >= rawAfter.eventsPerSecond() ? rawBefore : rawAfter;
 
         List<Double> surge = surgeLatencies(kafka.bootstrapServers(), config, surges, tenants);
         List<Double> roundTrip = roundTrips(kafka.bootstrapServers(), ping, surges);
@@ -144,10 +151,16 @@ public final class TopologyBenchmark {
         System.out.println();
         System.out.println("| what | figure | baseline (same run) | goal |");
         System.out.println("|---|---|---|---|");
-        System.out.printf("| topology throughput, %d threads, %d partitions, events keyed by tenant | %,.0f events/s | raw KafkaConsumer + Avro decode %,.0f events/s (ratio %.2f) | >= 0.5x raw |%n",
-            threads, partitions, topology, raw, topology / raw);
-        System.out.printf("| Kafka Streams floor: decode, re-key, repartition, decode, no state | %,.0f events/s | (ratio to raw %.2f; topology / floor %.2f) | - |%n",
-            floor, floor / raw, topology / floor);
+        System.out.printf("| topology throughput, %d threads, %d partitions, events %s | %,.0f events/s | raw KafkaConsumer + Avro decode %,.0f events/s, the better of before/after (%,.0f / %,.0f): ratio %.2f | >= 0.5x raw |%n",
+            threads, partitions, keyed ? "keyed by tenant" : "without key", topology.eventsPerSecond(),
+            raw.eventsPerSecond(), rawBefore.eventsPerSecond(), rawAfter.eventsPerSecond(),
+            topology.eventsPerSecond() / raw.eventsPerSecond());
+        System.out.printf("| process CPU per event (all threads of this JVM, broker included) | topology %.2f us | raw %.2f us (before %.2f / after %.2f): ratio %.2f | - |%n",
+            topology.cpuMicrosPerEvent(), raw.cpuMicrosPerEvent(), rawBefore.cpuMicrosPerEvent(),
+            rawAfter.cpuMicrosPerEvent(), raw.cpuMicrosPerEvent() / topology.cpuMicrosPerEvent());
+        System.out.printf("| Kafka Streams floor: source, decode, no state | %,.0f events/s, %.2f us CPU/event | ratio to raw %.2f; topology / floor %.2f | - |%n",
+            floor.eventsPerSecond(), floor.cpuMicrosPerEvent(), floor.eventsPerSecond() / raw.eventsPerSecond(),
+            topology.eventsPerSecond() / floor.eventsPerSecond());
         System.out.printf("| surge -> command on the log, %d surges | p50 %.1f ms, p99 %.1f ms | produce -> consume round trip p50 %.1f ms, p99 %.1f ms | p99 <= 200 ms |%n",
             surges, percentile(surge, 50), percentile(surge, 99), percentile(roundTrip, 50), percentile(roundTrip, 99));
       } finally {
@@ -157,7 +170,7 @@ public final class TopologyBenchmark {
     }
   }
 
-  private static void produce(String bootstrap, String topic, int events, int tenants) {
+  private static void produce(String bootstrap, String topic, int events, int tenants, boolean keyed) {
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     p.put(ProducerConfig.LINGER_MS_CONFIG, 10);
@@ -170,43 +183,48 @@ public final class TopologyBenchmark {
         IngestionEvent e = IngestionEvent.newBuilder().setTenant(tenant).setSchemaName("public").setTable("usage")
             .setEventTime(now.plusSeconds(random.nextInt(20 * 86400)).truncatedTo(ChronoUnit.MICROS))
             .setBytes(200L + random.nextInt(800)).build();
-        producer.send(new ProducerRecord<>(topic, tenant, EVENTS.encode(topic, e)));
+        producer.send(new ProducerRecord<>(topic, keyed ? tenant : null, EVENTS.encode(topic, e)));
       }
       producer.flush();
     }
   }
 
-  private static double rawConsumer(String bootstrap, String topic, int events) {
+  private static Rate rawConsumer(String bootstrap, String topic, int events) {
     Properties p = consumerProps(bootstrap);
     p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000);
     try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
       consumer.subscribe(List.of(topic));
       int seen = 0;
       long started = 0;
+      long cpuStarted = 0;
       long checksum = 0;
       while (seen < events) {
         for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
           if (started == 0) {
             started = System.nanoTime();
+            cpuStarted = processCpuNanos();
           }
           checksum += EVENTS.decode(r.topic(), r.value()).getEventTime().getNano();
           seen++;
         }
       }
-      double rate = events / ((System.nanoTime() - started) / 1e9);
-      return checksum == 42 ? rate + 1e-9 : rate; // keep the decode from being optimized away
+      Rate rate = new Rate(events, System.nanoTime() - started, processCpuNanos() - cpuStarted);
+      if (checksum == 42) {
+        System.out.print(""); // keeps the decode from being optimized away
+      }
+      return rate;
     }
   }
 
-  /** The same topic through the cheapest topology that re-keys like the demand topology: what Kafka Streams itself costs. */
-  private static double streamsFloor(String bootstrap, PlannerConfig config, String run, int threads, int events, Path work)
+  /**
+   * The same topic through the cheapest Kafka Streams application there is: source, decode, nothing
+   * else — what Kafka Streams' per-record machinery costs on its own, with the demand topology's settings.
+   */
+  private static Rate streamsFloor(String bootstrap, PlannerConfig config, String run, int threads, int events, Path work)
       throws InterruptedException {
     StreamsBuilder builder = new StreamsBuilder();
     builder.stream(config.ingestionTopic(), org.apache.kafka.streams.kstream.Consumed.with(
             org.apache.kafka.common.serialization.Serdes.ByteArray(), org.apache.kafka.common.serialization.Serdes.ByteArray()))
-        .selectKey((k, v) -> EVENTS.decode(config.ingestionTopic(), v).getTenant() + "/public.usage")
-        .repartition(org.apache.kafka.streams.kstream.Repartitioned.with(
-            org.apache.kafka.common.serialization.Serdes.String(), org.apache.kafka.common.serialization.Serdes.ByteArray()))
         .foreach((k, v) -> EVENTS.decode(config.ingestionTopic(), v));
     Properties props = DemandTopology.streamsProperties(bootstrap, "bench-floor-" + run, config);
     props.put(StreamsConfig.STATE_DIR_CONFIG, work.resolve("floor").toString());
@@ -221,14 +239,56 @@ public final class TopologyBenchmark {
     streams.start();
     try {
       running.await(120, TimeUnit.SECONDS);
-      long started = System.nanoTime();
-      while (processed(streams) < 2L * events) {
-        Thread.sleep(20);
-      }
-      return events / ((System.nanoTime() - started) / 1e9);
+      return Rate.measure(events, () -> processed(streams));
     } finally {
       streams.close(Duration.ofSeconds(10));
     }
+  }
+
+  /**
+   * Events through a phase, its wall time from the first event seen to the last, and the process
+   * CPU time (every thread of this JVM, the embedded broker's included) over the same span: under
+   * load from other processes the CPU per event moves much less than the events per second.
+   */
+  record Rate(long events, long nanos, long cpuNanos) {
+    double eventsPerSecond() {
+      return events / (nanos / 1e9);
+    }
+
+    double cpuMicrosPerEvent() {
+      return cpuNanos / 1e3 / events;
+    }
+
+    /** Polls a progress counter every millisecond until it reaches {@code events}; the span starts at its first move. */
+    static Rate measure(long events, java.util.function.LongSupplier progress) throws InterruptedException {
+      long started = 0;
+      long cpuStarted = 0;
+      long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
+      long seen;
+      while ((seen = progress.getAsLong()) < events) {
+        if (started == 0 && seen > 0) {
+          started = System.nanoTime();
+          cpuStarted = processCpuNanos();
+        }
+        Thread.sleep(1); // a benchmark harness polling a counter, not a test waiting for a condition
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("only " + seen + " of " + events + " events after 10 minutes");
+        }
+      }
+      long now = System.nanoTime();
+      long cpu = processCpuNanos();
+      return started == 0 ? new Rate(events, 1, 0) : new Rate(events, now - started, cpu - cpuStarted);
+    }
+
+    @Override
+    public String toString() {
+      return String.format("%,.0f events/s, %.2f us process CPU per event", eventsPerSecond(), cpuMicrosPerEvent());
+    }
+  }
+
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
   }
 
   private static long processed(KafkaStreams streams) {
