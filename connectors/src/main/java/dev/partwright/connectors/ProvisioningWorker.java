@@ -4,6 +4,8 @@ import dev.partwright.commandstore.CommandStoreConfig;
 import dev.partwright.commandstore.ConsumerCatalog;
 import dev.partwright.commandstore.PartitionCatalog;
 import dev.partwright.commandstore.SnapshotWriter;
+import dev.partwright.connectors.policy.ManagedTable;
+import dev.partwright.connectors.policy.PolicyStore;
 import dev.partwright.connectors.postgres.InvalidIdentifierException;
 import dev.partwright.connectors.postgres.PartitionProvisioner;
 import dev.partwright.connectors.postgres.ProvisioningException;
@@ -38,6 +40,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
@@ -82,6 +85,7 @@ public final class ProvisioningWorker implements AutoCloseable {
 
   private final WorkerConfig config;
   private final PartitionProvisioner provisioner;
+  private final PolicyStore policies;
   private final MeterRegistry meters;
   private final CircuitBreaker breaker;
   private final DatabaseMonitor monitor;
@@ -110,6 +114,7 @@ public final class ProvisioningWorker implements AutoCloseable {
     this.boundaries = serdes.serde(BoundaryChange.class);
     this.alerts = serdes.serde(CapacityAlert.class);
     this.provisioner = provisioner;
+    this.policies = new PolicyStore(provisioner.dataSource());
     this.meters = meters;
     this.breaker = new CircuitBreaker(config.breaker(), provisioner::health, meters);
     this.monitor = new DatabaseMonitor(provisioner.dataSource(), meters);
@@ -405,7 +410,7 @@ public final class ProvisioningWorker implements AutoCloseable {
     boolean success = true;
     try {
       PartitionProvisioner.Demand demand = provisioner.demand(command);
-      Quota quota = config.quotas().forTable(aggregate, demand.rootTable());
+      Quota quota = quotaFor(aggregate, demand.rootTable());
       String over = overQuota(demand, quota);
       if (over != null) {
         outcome = rejectForQuota(command, demand, quota, over, out);
@@ -449,6 +454,31 @@ public final class ProvisioningWorker implements AutoCloseable {
     }
     out.add(0, outcome(aggregate, outcome));
     return success;
+  }
+
+  /**
+   * The tighter of the configured quota and the one registered with the table's policy
+   * ({@code partwright manage --max-partitions/--max-bytes}), so a command appended by rotate or the
+   * topology is held to the same limits by the worker that executes it.
+   */
+  private Quota quotaFor(String aggregate, String rootTable) throws ProvisioningException {
+    Quota configured = config.quotas().forTable(aggregate, rootTable);
+    Optional<ManagedTable> policy;
+    try {
+      policy = policies.get(QualifiedName.parse(rootTable));
+    } catch (SQLException e) {
+      throw new ProvisioningException(ProvisioningException.Kind.RETRYABLE, "POLICY_UNREADABLE",
+          "cannot read the policy of " + rootTable + ": " + e.getMessage(), e.getSQLState(), e);
+    } catch (RuntimeException e) {
+      return configured; // not a name a policy can have: the configured quota alone
+    }
+    if (policy.isEmpty()) {
+      return configured;
+    }
+    ManagedTable t = policy.get();
+    long partitions = t.maxPartitions() == null ? Long.MAX_VALUE : t.maxPartitions();
+    long bytes = t.maxBytes() == null ? Long.MAX_VALUE : t.maxBytes();
+    return new Quota(Math.min(configured.maxPartitions(), partitions), Math.min(configured.maxBytes(), bytes));
   }
 
   private static String overQuota(PartitionProvisioner.Demand demand, Quota quota) {

@@ -4,7 +4,8 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * Quotas by managed table, until per-table policies come from the policy store: the most specific
+ * Quotas by managed table configured on the worker (the worker also applies the quota registered
+ * with the table's policy in {@code partwright.managed_tables}, the tighter of the two): the most specific
  * entry wins — the aggregate ({@code tenant/schema.table}), then the table ({@code schema.table}),
  * then {@code fallback}.
  */

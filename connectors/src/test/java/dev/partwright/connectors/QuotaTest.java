@@ -5,6 +5,10 @@ import static dev.partwright.connectors.Commands.spec;
 import static dev.partwright.connectors.Commands.time;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.partwright.connectors.policy.ManagedTable;
+import dev.partwright.connectors.policy.PolicyStore;
+import dev.partwright.connectors.postgres.Identifier;
+import dev.partwright.connectors.postgres.QualifiedName;
 import dev.partwright.schemas.CapacityAlert;
 import dev.partwright.schemas.PartitionSpec;
 import dev.partwright.schemas.ProvisionPartitions;
@@ -114,5 +118,29 @@ class QuotaTest {
     assertThat(alerts.first(a -> next.getHeader().getIdempotencyKey().equals(a.getIdempotencyKey()), Duration.ofSeconds(30))
         .getCode()).isEqualTo("QUOTA_BYTES");
     assertThat(db.tree("heavy")).hasSize(1);
+  }
+
+  @Test
+  void theQuotaRegisteredWithTheTablesPolicyHoldsForEveryCommandTheWorkerExecutes() throws Exception {
+    // what partwright manage --max-partitions writes; no configured quota names this table
+    db.exec("CREATE TABLE ${s}.managed (ts timestamptz NOT NULL, v int) PARTITION BY RANGE (ts)");
+    PolicyStore policies = new PolicyStore(db.provisioner().dataSource());
+    policies.ensureSchema();
+    policies.register(new ManagedTable(QualifiedName.parse(db.q("managed")), "range", new Identifier("ts"), "day", "UTC",
+        null, null, null, 2, null, Instant.now()), "QuotaTest");
+    var outcomes = kafka.outcomes(Object.class);
+    ProvisionPartitions tooMany = provision("*/" + db.q("managed"), days("managed", 0, 3));
+    ProvisionPartitions fits = provision("*/" + db.q("managed"), days("managed", 0, 2));
+
+    kafka.send("*/" + db.q("managed"), tooMany);
+    kafka.send("*/" + db.q("managed"), fits);
+
+    Rejected rejected = (Rejected) outcomes.first(o -> o instanceof Rejected r
+        && r.getIdempotencyKey().equals(tooMany.getHeader().getIdempotencyKey()), Duration.ofSeconds(60));
+    assertThat(rejected.getCode()).isEqualTo("QUOTA_PARTITIONS");
+    assertThat(rejected.getReason()).contains("quota 2");
+    outcomes.first(o -> o instanceof Provisioned p
+        && p.getIdempotencyKey().equals(fits.getHeader().getIdempotencyKey()), Duration.ofSeconds(60));
+    assertThat(db.tree("managed")).hasSize(2);
   }
 }
