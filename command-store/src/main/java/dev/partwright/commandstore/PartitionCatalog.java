@@ -233,10 +233,9 @@ public final class PartitionCatalog {
         partitionChanges.add(new LivePartition(s, key, commandOffset, at));
         return;
       }
-      String name = nameOf(s);
-      if (!partitions.containsKey(name)) {
-        partitions.put(name, Codec.encode(new LivePartition(s, key, commandOffset, at), Codec.LIVE_WRITER));
-      }
+      // one hash lookup per partition: this runs for every partition of every outcome on replay
+      partitions.computeIfAbsent(nameOf(s),
+          name -> Codec.encode(new LivePartition(s, key, commandOffset, at), Codec.LIVE_WRITER));
     }
 
     private void drop(String name) {
