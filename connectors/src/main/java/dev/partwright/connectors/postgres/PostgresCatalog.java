@@ -121,28 +121,7 @@ public final class PostgresCatalog {
    * function planned on every call, a millisecond each.)
    */
   public static Optional<ExistingTable> existing(Connection c, QualifiedName table) throws SQLException {
-    String sql = """
-        SELECT (SELECT pn.nspname || '.' || p.relname
-                  FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
-                  JOIN pg_namespace pn ON pn.oid = p.relnamespace
-                 WHERE i.inhrelid = cl.oid),
-               pg_get_expr(cl.relpartbound, 0),
-               COALESCE((SELECT i.inhdetachpending FROM pg_inherits i WHERE i.inhrelid = cl.oid), false),
-               cl.relkind::text,
-               (SELECT d.description FROM pg_description d
-                 WHERE d.objoid = cl.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0)
-          FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace
-         WHERE n.nspname = ? AND cl.relname = ?""";
-    try (PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setString(1, table.schema().name());
-      ps.setString(2, table.table().name());
-      try (ResultSet rs = ps.executeQuery()) {
-        return rs.next()
-            ? Optional.of(new ExistingTable(rs.getString(1), rs.getString(2), rs.getBoolean(3), rs.getString(4),
-                rs.getString(5)))
-            : Optional.empty();
-      }
-    }
+    return existing(c, List.of(table)).get(0);
   }
 
   /** The top of the partition tree {@code table} belongs to ({@code pg_partition_root}); itself for a root. */
