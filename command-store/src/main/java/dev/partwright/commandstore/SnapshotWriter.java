@@ -2,7 +2,6 @@ package dev.partwright.commandstore;
 
 import dev.partwright.schemas.CatalogSnapshot;
 import dev.partwright.schemas.Topics;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -129,7 +128,7 @@ public final class SnapshotWriter implements AutoCloseable {
       CatalogReplay.VerdictWatch watch = (r, v) -> {
         moved.add(r.partition());
         if (v instanceof PartitionCatalog.Refused refused) {
-          dead.add(deadLetterRecord(r, refused.reason()));
+          dead.add(DeadLetter.toRecord(config.deadLetterTopic(), r, refused.reason()));
         }
       };
       reader = CatalogReplay.Reader.open(config, true);
@@ -204,16 +203,6 @@ public final class SnapshotWriter implements AutoCloseable {
     snapshotsWritten.addAndGet(moved.size());
     deadLettersWritten.addAndGet(dead.size());
     LOG.debug("snapshot of {} partitions of {}, {} dead letters", moved.size(), config.commandsTopic(), dead.size());
-  }
-
-  /** The refused record as it was (key, payload, headers) plus the reason and where it came from. */
-  private ProducerRecord<String, byte[]> deadLetterRecord(ConsumerRecord<String, byte[]> source, String reason) {
-    ProducerRecord<String, byte[]> r = new ProducerRecord<>(config.deadLetterTopic(), null, source.key(), source.value(),
-        source.headers());
-    r.headers().add(Topics.REASON_HEADER, reason.getBytes(StandardCharsets.UTF_8));
-    r.headers().add(SOURCE_HEADER, (source.topic() + "-" + source.partition() + "@" + source.offset())
-        .getBytes(StandardCharsets.UTF_8));
-    return r;
   }
 
   static Properties producerProperties(CommandStoreConfig config, String transactionalId) {

@@ -2,8 +2,8 @@ package dev.partwright.connectors;
 
 import dev.partwright.commandstore.CommandStoreConfig;
 import dev.partwright.commandstore.ConsumerCatalog;
+import dev.partwright.commandstore.DeadLetter;
 import dev.partwright.commandstore.PartitionCatalog;
-import dev.partwright.commandstore.SnapshotWriter;
 import dev.partwright.connectors.policy.ManagedTable;
 import dev.partwright.connectors.policy.PolicyStore;
 import dev.partwright.connectors.postgres.InvalidIdentifierException;
@@ -32,7 +32,6 @@ import dev.partwright.schemas.SchemaRegistryException;
 import dev.partwright.schemas.Topics;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import java.nio.charset.StandardCharsets;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
@@ -302,10 +301,8 @@ public final class ProvisioningWorker implements AutoCloseable {
           record.offset(), e.getMessage());
       return false;
     } catch (PayloadException e) {
-      ProducerRecord<String, byte[]> dead = new ProducerRecord<>(config.deadLetterTopic(), record.key(), record.value());
       // "CODE: message": a stable code to filter on, and a message naming topic, partition and offset
-      dead.headers().add(Topics.REASON_HEADER, (e.code() + ": " + e.getMessage()).getBytes(StandardCharsets.UTF_8));
-      out.add(dead);
+      out.add(DeadLetter.toRecord(config.deadLetterTopic(), record, e.code() + ": " + e.getMessage()));
       LOG.warn("unreadable command-log record {}-{}@{} sent to {}: {}", record.topic(), record.partition(),
           record.offset(), config.deadLetterTopic(), e.getMessage());
     }
@@ -313,7 +310,8 @@ public final class ProvisioningWorker implements AutoCloseable {
     PartitionCatalog.Verdict verdict = fold.apply(record, entry);
     Object command = entry == null ? null : entry.getEntry();
     if (verdict instanceof PartitionCatalog.Refused refused && entry != null) {
-      out.add(deadLetter(record, refused.reason()));
+      out.add(DeadLetter.toRecord(config.deadLetterTopic(), record,
+          refused.reason() + " at " + record.topic() + "-" + record.partition() + "@" + record.offset()));
       LOG.warn("command-log record {}-{}@{} refused by the fold, sent to {}: {}", record.topic(), record.partition(),
           record.offset(), config.deadLetterTopic(), refused.reason());
     }
@@ -345,15 +343,6 @@ public final class ProvisioningWorker implements AutoCloseable {
         c.groupMetadata());
     producer.commitTransaction();
     return true;
-  }
-
-  /** The record as it was, with the reason and where it came from in headers. */
-  private ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> record, String reason) {
-    String source = record.topic() + "-" + record.partition() + "@" + record.offset();
-    ProducerRecord<String, byte[]> dead = new ProducerRecord<>(config.deadLetterTopic(), record.key(), record.value());
-    dead.headers().add(Topics.REASON_HEADER, (reason + " at " + source).getBytes(StandardCharsets.UTF_8));
-    dead.headers().add(SnapshotWriter.SOURCE_HEADER, source.getBytes(StandardCharsets.UTF_8));
-    return dead;
   }
 
   private static boolean isCommand(Object entry) {
