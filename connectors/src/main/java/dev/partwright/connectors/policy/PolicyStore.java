@@ -115,30 +115,40 @@ public final class PolicyStore {
 
   /** Every stored policy, by table name; empty (and nothing created) when none was ever stored. */
   public List<ManagedTable> list() throws SQLException {
+    return select(null);
+  }
+
+  /** One table's policy (one indexed row read: the worker asks this once per command). */
+  public Optional<ManagedTable> get(QualifiedName table) throws SQLException {
+    return select(table).stream().findFirst();
+  }
+
+  private List<ManagedTable> select(QualifiedName only) throws SQLException {
     try (Connection c = dataSource.getConnection()) {
       if (!exists(c)) {
         return List.of();
       }
       List<ManagedTable> out = new ArrayList<>();
-      try (Statement s = c.createStatement();
-           ResultSet rs = s.executeQuery("""
-               SELECT parent, strategy, column_name, partition_interval, zone, tenant_column, buffer_days,
-                      retention_days, max_partitions, max_bytes, registered_at
-                 FROM partwright.managed_tables ORDER BY parent""")) {
-        while (rs.next()) {
-          out.add(new ManagedTable(
-              QualifiedName.parse(rs.getString(1)), rs.getString(2), new Identifier(rs.getString(3)), rs.getString(4),
-              rs.getString(5), rs.getString(6) == null ? null : new Identifier(rs.getString(6)),
-              (Integer) rs.getObject(7), (Integer) rs.getObject(8), (Integer) rs.getObject(9), (Long) rs.getObject(10),
-              rs.getTimestamp(11).toInstant()));
+      String sql = """
+          SELECT parent, strategy, column_name, partition_interval, zone, tenant_column, buffer_days,
+                 retention_days, max_partitions, max_bytes, registered_at
+            FROM partwright.managed_tables""" + (only == null ? "" : " WHERE parent = ?") + " ORDER BY parent";
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        if (only != null) {
+          ps.setString(1, only.toString());
+        }
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            out.add(new ManagedTable(
+                QualifiedName.parse(rs.getString(1)), rs.getString(2), new Identifier(rs.getString(3)), rs.getString(4),
+                rs.getString(5), rs.getString(6) == null ? null : new Identifier(rs.getString(6)),
+                (Integer) rs.getObject(7), (Integer) rs.getObject(8), (Integer) rs.getObject(9), (Long) rs.getObject(10),
+                rs.getTimestamp(11).toInstant()));
+          }
         }
       }
       return out;
     }
-  }
-
-  public Optional<ManagedTable> get(QualifiedName table) throws SQLException {
-    return list().stream().filter(t -> t.table().equals(table)).findFirst();
   }
 
   /** Removes a table's policy; true when there was one. Its partitions stay as they are. */

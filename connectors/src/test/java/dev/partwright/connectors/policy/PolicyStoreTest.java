@@ -76,6 +76,7 @@ class PolicyStoreTest {
     assertThat(record.getSchemaName()).isEqualTo("public");
     assertThat(record.getColumn()).isEqualTo("created_at");
     assertThat(record.getTenantColumn()).isNull();
+    assertThat(store.get(QualifiedName.parse("public.other"))).as("another table's policy").isEmpty();
   }
 
   @Test
