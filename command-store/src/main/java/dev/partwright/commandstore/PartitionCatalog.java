@@ -234,8 +234,13 @@ public final class PartitionCatalog {
         return;
       }
       // one hash lookup per partition: this runs for every partition of every outcome on replay
-      partitions.computeIfAbsent(nameOf(s),
-          name -> Codec.encode(new LivePartition(s, key, commandOffset, at), Codec.LIVE_WRITER));
+      partitions.computeIfAbsent(nameOf(s), name -> {
+        AvroOut out = Codec.SCRATCH_OUT.get();
+        out.reset();
+        byte[] k = key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        LivePartitionEncoding.write(out, s, k, k.length, commandOffset, at);
+        return out.toByteArray();
+      });
     }
 
     private void drop(String name) {
@@ -285,6 +290,7 @@ public final class PartitionCatalog {
     static final SpecificDatumReader<LivePartition> LIVE_READER = new SpecificDatumReader<>(LivePartition.class);
     /** Per thread: one catalog is folded by one thread, and encoding runs once per new partition. */
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+    static final ThreadLocal<AvroOut> SCRATCH_OUT = ThreadLocal.withInitial(() -> new AvroOut(256));
 
     private static final class Scratch {
       final ByteArrayOutputStream out = new ByteArrayOutputStream(256);
