@@ -9,7 +9,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import org.apache.avro.io.BinaryDecoder;
 import org.apache.avro.io.DatumReader;
@@ -21,8 +20,8 @@ import org.apache.avro.specific.SpecificDatumReader;
  * snapshot stores them (compressed there): loading a snapshot keeps its bytes as they are, and
  * history nobody reads is never decoded. Append-only, like the log it summarises.
  *
- * <p>Entries are written field by field in the schema's order (zig-zag varints, length-prefixed
- * UTF-8, one array block) instead of through a datum writer: this runs once per log record on
+ * <p>Entries are written field by field in the schema's order ({@link AvroOut}: zig-zag varints,
+ * length-prefixed UTF-8, one array block) instead of through a datum writer: this runs once per log record on
  * replay, and building and reflecting over a {@link HistoryEntry} there cost more than the rest of
  * the fold. {@code HistoryTest} checks the bytes against Avro's own encoding.
  */
@@ -33,9 +32,8 @@ final class History {
    * never copied), or null for a history that began empty. Inflated only to be read.
    */
   private final ByteBuffer base;
-  /** Entries appended since, in a buffer of our own. */
-  private byte[] bytes;
-  private int size;
+  /** Entries appended since, in a buffer of our own (null until the first). */
+  private AvroOut out;
   private long count;
 
   History() {
@@ -55,31 +53,46 @@ final class History {
   /** Starts an entry: every field up to the partitions array, which has {@code partitions} items. */
   void begin(long offset, Instant at, EntryKind kind, EntryVerdict verdict, String key, String actor, String reason,
       int partitions) {
-    writeLong(offset);
-    writeLong(Math.addExact(Math.multiplyExact(at.getEpochSecond(), 1_000_000L), at.getNano() / 1_000));
-    writeLong(kind.ordinal());
-    writeLong(verdict.ordinal());
-    writeString(key);
-    writeString(actor == null ? "" : actor);
-    writeString(reason == null ? "" : reason);
+    byte[] utf8 = key.getBytes(StandardCharsets.UTF_8);
+    begin(offset, at, kind, verdict, utf8, utf8.length, actor, reason, partitions);
+  }
+
+  /** {@link #begin(long, Instant, EntryKind, EntryVerdict, String, String, String, int)} with the key in UTF-8. */
+  void begin(long offset, Instant at, EntryKind kind, EntryVerdict verdict, byte[] keyUtf8, int keyLength, String actor,
+      String reason, int partitions) {
+    if (out == null) {
+      out = new AvroOut(128);
+    }
+    out.writeLong(offset);
+    out.writeLong(Math.addExact(Math.multiplyExact(at.getEpochSecond(), 1_000_000L), at.getNano() / 1_000));
+    out.writeLong(kind.ordinal());
+    out.writeLong(verdict.ordinal());
+    out.writeString(keyUtf8, 0, keyLength);
+    out.writeString(actor == null ? "" : actor);
+    out.writeString(reason == null ? "" : reason);
     if (partitions > 0) {
-      writeLong(partitions);
+      out.writeLong(partitions);
     }
   }
 
   /** One item of the partitions array, {@code schema.name}. */
   void partition(String schema, String name) {
-    writeString(schema + "." + name);
+    out.writeString(schema + "." + name);
   }
 
   void partition(String qualified) {
-    writeString(qualified);
+    out.writeString(qualified);
+  }
+
+  /** One item of the partitions array, a qualified name in UTF-8. */
+  void partition(byte[] utf8, int length) {
+    out.writeString(utf8, 0, length);
   }
 
   /** Ends the entry begun last. */
   void end(long version) {
-    writeLong(0); // end of the partitions array (or the whole of an empty one)
-    writeLong(version);
+    out.writeLong(0); // end of the partitions array (or the whole of an empty one)
+    out.writeLong(version);
     count++;
   }
 
@@ -89,7 +102,8 @@ final class History {
 
   /** The encoded entries, oldest first, uncompressed. */
   ByteBuffer encoded() {
-    byte[] own = bytes == null ? new byte[0] : bytes;
+    byte[] own = out == null ? new byte[0] : out.array();
+    int size = out == null ? 0 : out.size();
     if (base == null) {
       return ByteBuffer.wrap(own, 0, size).slice();
     }
@@ -104,7 +118,7 @@ final class History {
 
   /** The entries as a snapshot stores them: compressed; untouched snapshot bytes are handed back as they came. */
   ByteBuffer deflated() {
-    if (base != null && size == 0) {
+    if (base != null && (out == null || out.size() == 0)) {
       return base.duplicate();
     }
     return ByteBuffer.wrap(Deflated.deflate(encoded()));
@@ -124,32 +138,5 @@ final class History {
       throw new UncheckedIOException("corrupt history bytes", e);
     }
     return out;
-  }
-
-  private void ensure(int more) {
-    if (bytes == null) {
-      bytes = new byte[Math.max(128, more)];
-    }
-    if (size + more > bytes.length) {
-      bytes = Arrays.copyOf(bytes, Math.max(bytes.length * 2, size + more));
-    }
-  }
-
-  private void writeLong(long n) {
-    ensure(10);
-    long z = (n << 1) ^ (n >> 63);
-    while ((z & ~0x7FL) != 0) {
-      bytes[size++] = (byte) ((z & 0x7F) | 0x80);
-      z >>>= 7;
-    }
-    bytes[size++] = (byte) z;
-  }
-
-  private void writeString(String s) {
-    byte[] utf8 = s.getBytes(StandardCharsets.UTF_8);
-    writeLong(utf8.length);
-    ensure(utf8.length);
-    System.arraycopy(utf8, 0, bytes, size, utf8.length);
-    size += utf8.length;
   }
 }

@@ -30,6 +30,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -108,24 +109,28 @@ public final class PartitionCatalog {
   /**
    * One aggregate's state. Loaded from a snapshot, its commands stay encoded until the aggregate is
    * first read or folded, and its live partitions until they are read: folding an outcome records
-   * what it adds or drops and applies that when the partitions are decoded. Each live partition is
-   * kept encoded, too (folding needs only names; a decoded partition weighs several times more and
-   * the garbage collector would copy it over and over). So a replay from a snapshot decodes the
-   * commands of the aggregates its tail touches and no partition at all. Accessors return copies.
+   * what it adds or drops and applies that when the partitions are decoded. Commands and live
+   * partitions are kept in {@link ByteTable}s, keyed by their UTF-8 idempotency key and qualified
+   * name, each live partition as its encoded {@link LivePartition} (folding needs only names; a
+   * decoded partition weighs several times more and the garbage collector would copy it over and
+   * over). So a replay from a snapshot decodes the commands of the aggregates its tail touches and
+   * no partition at all. Accessors return copies.
    */
   public static final class Aggregate {
     private final String id;
     private final int partition;
     private long version;
     private ByteBuffer body;
-    private Map<String, Long> commands;
+    /** Idempotency key to the command's offset (a varint), in log order. */
+    private ByteTable commands;
+    /** Commands without their final outcome, by idempotency key: a handful at most, so a map of objects. */
     private Map<String, PendingCommand> pending;
     /** A compressed {@link PartitionSet} from a snapshot, until the partitions are read. */
     private ByteBuffer encodedPartitions;
     /** Changes to {@link #encodedPartitions} not applied yet, in log order: a LivePartition to add if absent, a name to drop. */
     private List<Object> partitionChanges;
     /** Qualified name to encoded {@link LivePartition}. */
-    private Map<String, byte[]> partitions;
+    private ByteTable partitions;
     private final History history;
 
     private Aggregate(String id, int partition, History history, ByteBuffer body, ByteBuffer encodedPartitions) {
@@ -135,11 +140,11 @@ public final class PartitionCatalog {
       this.body = body;
       this.encodedPartitions = encodedPartitions;
       if (body == null) {
-        commands = new LinkedHashMap<>();
+        commands = new ByteTable();
         pending = new LinkedHashMap<>();
       }
       if (encodedPartitions == null) {
-        partitions = new HashMap<>();
+        partitions = new ByteTable();
       } else {
         partitionChanges = new ArrayList<>(0);
       }
@@ -162,7 +167,11 @@ public final class PartitionCatalog {
     /** Live partitions by qualified name (decoded on each call). */
     public SortedMap<String, LivePartition> partitions() {
       SortedMap<String, LivePartition> out = new TreeMap<>();
-      live().forEach((name, encoded) -> out.put(name, Codec.decode(ByteBuffer.wrap(encoded), Codec.LIVE_READER)));
+      ByteTable live = live();
+      for (int e = live.first(); e >= 0; e = live.after(e)) {
+        out.put(live.keyString(e), Codec.decode(ByteBuffer.wrap(live.array(), live.valueAt(e), live.valueLength(e)),
+            Codec.LIVE_READER));
+      }
       return Collections.unmodifiableSortedMap(out);
     }
 
@@ -173,13 +182,18 @@ public final class PartitionCatalog {
 
     /** Offset of the applied command with this idempotency key, if the aggregate has it. */
     public OptionalLong commandOffset(String idempotencyKey) {
-      Long offset = decoded().commands.get(idempotencyKey);
-      return offset == null ? OptionalLong.empty() : OptionalLong.of(offset);
+      byte[] key = idempotencyKey.getBytes(StandardCharsets.UTF_8);
+      long offset = decoded().commandOffset(key, key.length);
+      return offset < 0 ? OptionalLong.empty() : OptionalLong.of(offset);
     }
 
     /** Idempotency keys of every applied command, in log order. */
     public List<String> commandKeys() {
-      return List.copyOf(decoded().commands.keySet());
+      List<String> keys = new ArrayList<>(decoded().commands.size());
+      for (int e = commands.first(); e >= 0; e = commands.after(e)) {
+        keys.add(commands.keyString(e));
+      }
+      return List.copyOf(keys);
     }
 
     /** Every record of the aggregate, oldest first, with what the fold made of it (decoded on each call). */
@@ -191,12 +205,25 @@ public final class PartitionCatalog {
       return history.size();
     }
 
+    /** The offset of the command with this key (UTF-8), or -1 when the aggregate has none. Decode the body first. */
+    private long commandOffset(byte[] key, int length) {
+      int e = commands.find(key, 0, length);
+      return e < 0 ? -1 : AvroOut.readLong(commands.array(), commands.valueAt(e));
+    }
+
+    private void addCommand(byte[] key, int length, long offset) {
+      AvroOut value = commands.beginIfAbsent(key, 0, length);
+      value.writeLong(offset);
+      commands.endValue();
+    }
+
     private Aggregate decoded() {
       if (body != null) {
         AggregateBody b = Codec.decode(body, Codec.BODY_READER);
-        commands = new LinkedHashMap<>();
+        commands = new ByteTable();
         for (int i = 0; i < b.getCommandKeys().size(); i++) {
-          commands.put(b.getCommandKeys().get(i), b.getCommandOffsets().get(i));
+          byte[] key = b.getCommandKeys().get(i).getBytes(StandardCharsets.UTF_8);
+          addCommand(key, key.length, b.getCommandOffsets().get(i));
         }
         pending = new LinkedHashMap<>();
         for (PendingCommand pc : b.getPending()) {
@@ -207,47 +234,59 @@ public final class PartitionCatalog {
       return this;
     }
 
-    private Map<String, byte[]> live() {
+    private ByteTable live() {
       if (encodedPartitions != null) {
         PartitionSet set = Codec.decode(ByteBuffer.wrap(Deflated.inflate(encodedPartitions)), Codec.SET_READER);
-        partitions = new HashMap<>();
+        partitions = new ByteTable();
         for (int i = 0; i < set.getNames().size(); i++) {
-          partitions.put(set.getNames().get(i), bytes(set.getPartitions().get(i)));
+          byte[] name = set.getNames().get(i).getBytes(StandardCharsets.UTF_8);
+          ByteBuffer encoded = set.getPartitions().get(i);
+          AvroOut value = partitions.beginIfAbsent(name, 0, name.length);
+          value.writeRaw(encoded.array(), encoded.arrayOffset() + encoded.position(), encoded.remaining());
+          partitions.endValue();
         }
-        for (Object change : partitionChanges) {
-          if (change instanceof LivePartition lp) {
-            partitions.computeIfAbsent(nameOf(lp.getSpec()), n -> Codec.encode(lp, Codec.LIVE_WRITER));
-          } else {
-            partitions.remove((String) change);
-          }
-        }
+        List<Object> changes = partitionChanges;
         encodedPartitions = null;
         partitionChanges = null;
+        AvroOut scratch = new AvroOut(64);
+        for (Object change : changes) {
+          if (change instanceof LivePartition lp) {
+            byte[] key = lp.getIdempotencyKey().getBytes(StandardCharsets.UTF_8);
+            qualifiedName(scratch, lp.getSpec());
+            addIfAbsent(scratch, lp.getSpec(), key, key.length, lp.getCommandOffset(), lp.getProvisionedAt());
+          } else {
+            byte[] name = ((String) change).getBytes(StandardCharsets.UTF_8);
+            partitions.remove(name, 0, name.length);
+          }
+        }
       }
       return partitions;
     }
 
-    /** The first outcome to report a partition is who provisioned it; later reports do not rewrite that. */
-    private void addIfAbsent(PartitionSpec s, String key, long commandOffset, Instant at) {
+    /**
+     * The first outcome to report a partition is who provisioned it; later reports do not rewrite
+     * that. {@code name} holds the spec's qualified name in UTF-8, {@code key} the command's.
+     */
+    private void addIfAbsent(AvroOut name, PartitionSpec s, byte[] key, int keyLength, long commandOffset, Instant at) {
       if (encodedPartitions != null) {
-        partitionChanges.add(new LivePartition(s, key, commandOffset, at));
+        partitionChanges.add(new LivePartition(s, new String(key, 0, keyLength, StandardCharsets.UTF_8), commandOffset, at));
         return;
       }
-      // one hash lookup per partition: this runs for every partition of every outcome on replay
-      partitions.computeIfAbsent(nameOf(s), name -> {
-        AvroOut out = Codec.SCRATCH_OUT.get();
-        out.reset();
-        byte[] k = key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        LivePartitionEncoding.write(out, s, k, k.length, commandOffset, at);
-        return out.toByteArray();
-      });
+      // one probe per partition, and the new partition is encoded where it is kept
+      AvroOut value = partitions.beginIfAbsent(name.array(), 0, name.size());
+      if (value != null) {
+        LivePartitionEncoding.write(value, s, key, keyLength, commandOffset, at);
+        partitions.endValue();
+      }
     }
 
-    private void drop(String name) {
+    private void drop(String name, AvroOut scratch) {
       if (encodedPartitions != null) {
         partitionChanges.add(name);
       } else {
-        partitions.remove(name);
+        scratch.reset();
+        scratch.writeUtf8(name);
+        partitions.remove(scratch.array(), 0, scratch.size());
       }
     }
 
@@ -256,8 +295,14 @@ public final class PartitionCatalog {
       if (body != null) {
         return body.duplicate();
       }
-      return ByteBuffer.wrap(Codec.encode(new AggregateBody(new ArrayList<>(commands.keySet()),
-          new ArrayList<>(commands.values()), new ArrayList<>(pending.values())), Codec.BODY_WRITER));
+      List<String> keys = new ArrayList<>(commands.size());
+      List<Long> offsets = new ArrayList<>(commands.size());
+      for (int e = commands.first(); e >= 0; e = commands.after(e)) {
+        keys.add(commands.keyString(e));
+        offsets.add(AvroOut.readLong(commands.array(), commands.valueAt(e)));
+      }
+      return ByteBuffer.wrap(Codec.encode(new AggregateBody(keys, offsets, new ArrayList<>(pending.values())),
+          Codec.BODY_WRITER));
     }
 
     /** The live partitions, sorted by name so that equal states encode equally; compressed as a snapshot stores them. */
@@ -265,19 +310,23 @@ public final class PartitionCatalog {
       if (deflated && encodedPartitions != null && partitionChanges.isEmpty()) {
         return encodedPartitions.duplicate();
       }
-      List<String> names = new ArrayList<>(live().keySet());
-      Collections.sort(names);
-      List<ByteBuffer> items = new ArrayList<>(names.size());
-      for (String n : names) {
-        items.add(ByteBuffer.wrap(partitions.get(n)));
+      ByteTable live = live();
+      SortedMap<String, ByteBuffer> byName = new TreeMap<>();
+      for (int e = live.first(); e >= 0; e = live.after(e)) {
+        byName.put(live.keyString(e), ByteBuffer.wrap(live.value(e)));
       }
-      ByteBuffer raw = ByteBuffer.wrap(Codec.encode(new PartitionSet(names, items), Codec.SET_WRITER));
+      ByteBuffer raw = ByteBuffer.wrap(Codec.encode(new PartitionSet(new ArrayList<>(byName.keySet()),
+          new ArrayList<>(byName.values())), Codec.SET_WRITER));
       return deflated ? ByteBuffer.wrap(Deflated.deflate(raw)) : raw;
     }
   }
 
-  private static String nameOf(PartitionSpec s) {
-    return s.getSchemaName() + "." + s.getName();
+  /** Writes {@code schema.name} of {@code s} in UTF-8 into {@code out}, replacing what it held. */
+  private static void qualifiedName(AvroOut out, PartitionSpec s) {
+    out.reset();
+    out.writeUtf8(s.getSchemaName());
+    out.writeByte('.');
+    out.writeUtf8(s.getName());
   }
 
   /** Avro binary encoding of the parts of a snapshot, without the single-object header (they sit inside one). */
@@ -286,11 +335,9 @@ public final class PartitionCatalog {
     static final SpecificDatumReader<AggregateBody> BODY_READER = new SpecificDatumReader<>(AggregateBody.class);
     static final SpecificDatumWriter<PartitionSet> SET_WRITER = new SpecificDatumWriter<>(PartitionSet.class);
     static final SpecificDatumReader<PartitionSet> SET_READER = new SpecificDatumReader<>(PartitionSet.class);
-    static final SpecificDatumWriter<LivePartition> LIVE_WRITER = new SpecificDatumWriter<>(LivePartition.class);
     static final SpecificDatumReader<LivePartition> LIVE_READER = new SpecificDatumReader<>(LivePartition.class);
     /** Per thread: one catalog is folded by one thread, and encoding runs once per new partition. */
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
-    static final ThreadLocal<AvroOut> SCRATCH_OUT = ThreadLocal.withInitial(() -> new AvroOut(256));
 
     private static final class Scratch {
       final ByteArrayOutputStream out = new ByteArrayOutputStream(256);
@@ -326,6 +373,8 @@ public final class PartitionCatalog {
    * different partitions at the same time (one thread per partition at a time).
    */
   private final List<Map<String, Aggregate>> byPartition;
+  /** Per partition, the record being folded there. */
+  private final Fold[] folds;
   private final long[] nextOffset;
   private final long[] recordsRead;
   private final long[] deadLetters;
@@ -344,6 +393,10 @@ public final class PartitionCatalog {
       maps.add(new HashMap<>());
     }
     this.byPartition = List.copyOf(maps);
+    this.folds = new Fold[partitionCount];
+    for (int p = 0; p < partitionCount; p++) {
+      folds[p] = new Fold();
+    }
   }
 
   public String commandsTopic() {
@@ -387,7 +440,7 @@ public final class PartitionCatalog {
   public List<BoundaryChange> boundaryChanges(Function<String, PartitionKey> keyOfParent) {
     List<BoundaryChange> out = new ArrayList<>();
     for (Aggregate a : aggregates().values()) {
-      if (a.live().isEmpty()) {
+      if (a.live().size() == 0) {
         continue;
       }
       long version = -1;
@@ -466,11 +519,11 @@ public final class PartitionCatalog {
     if (key == null || !key.equals(id)) {
       return refuse(partition, offset, "record key '" + key + "' is not the entry's aggregate '" + id + "'");
     }
-    Map<String, Aggregate> aggregates = byPartition.get(partition);
-    Aggregate known = aggregates.get(id);
+    // the record's one lookup of its aggregate: everything below works on what it found
+    Aggregate a = byPartition.get(partition).get(id);
     // an aggregate seen before passed these checks already: its id parses and hashes to its partition
-    int owner = known != null ? known.partition : -1;
-    if (known == null) {
+    int owner = a != null ? a.partition : -1;
+    if (a == null) {
       try {
         AggregateId.parse(id);
       } catch (IllegalArgumentException e) {
@@ -483,32 +536,33 @@ public final class PartitionCatalog {
           + " but the record is in partition " + partition + " (written with another partitioner or partition count)");
     }
     Object e = entry.getEntry();
-    Instant at = entry.getRecordedAt();
+    Fold f = folds[partition];
+    f.start(partition, offset, entry.getRecordedAt(), id, a);
     Verdict v;
     if (e instanceof ProvisionPartitions c) {
-      v = command(partition, offset, at, id, c.getHeader(), EntryKind.PROVISION_PARTITIONS, c.getPartitions(), null, c);
+      v = command(f, c.getHeader(), EntryKind.PROVISION_PARTITIONS, c.getPartitions(), null, c);
     } else if (e instanceof RetirePartitions c) {
-      v = command(partition, offset, at, id, c.getHeader(), EntryKind.RETIRE_PARTITIONS, null, c.getPartitions(), c);
+      v = command(f, c.getHeader(), EntryKind.RETIRE_PARTITIONS, null, c.getPartitions(), c);
     } else if (e instanceof Rollback c) {
-      v = command(partition, offset, at, id, c.getHeader(), EntryKind.ROLLBACK, null, c.getPartitions(), c);
+      v = command(f, c.getHeader(), EntryKind.ROLLBACK, null, c.getPartitions(), c);
     } else if (e instanceof Provisioned o) {
-      v = provisioned(partition, offset, at, id, o);
+      v = provisioned(f, o);
     } else if (e instanceof Rejected o) {
-      v = answeredConflict(partition, offset, at, id, o);
+      v = answeredConflict(f, o);
       if (v == null) {
-        v = ended(partition, offset, at, id, o.getIdempotencyKey(), EntryKind.REJECTED, o.getCode() + ": " + o.getReason(),
-            true, List.of());
+        v = ended(f, o.getIdempotencyKey(), EntryKind.REJECTED, o.getCode() + ": " + o.getReason(), true, List.of());
       }
     } else if (e instanceof Failed o) {
-      v = ended(partition, offset, at, id, o.getIdempotencyKey(), EntryKind.FAILED,
-          (o.getRetryable() ? "[retryable] " : "") + o.getReason(), !o.getRetryable(), o.getCreated());
+      v = ended(f, o.getIdempotencyKey(), EntryKind.FAILED, (o.getRetryable() ? "[retryable] " : "") + o.getReason(),
+          !o.getRetryable(), o.getCreated());
     } else if (e instanceof RolledBack o) {
-      v = rolledBack(partition, offset, at, id, o);
+      v = rolledBack(f, o);
     } else if (e instanceof Retired o) {
-      v = retired(partition, offset, at, id, o);
+      v = retired(f, o);
     } else {
       v = refuse(partition, offset, "unknown entry type " + (e == null ? "null" : e.getClass().getName()));
     }
+    f.aggregate = null;
     if (!(v instanceof Refused)) {
       recordsRead[partition]++;
       nextOffset[partition] = Math.max(nextOffset[partition], offset + 1);
@@ -516,46 +570,83 @@ public final class PartitionCatalog {
     return v;
   }
 
-  private Verdict command(int partition, long offset, Instant at, String id, CommandHeader h, EntryKind kind,
-      List<PartitionSpec> specs, List<String> names, Object command) {
-    if (!id.equals(h.getAggregateId())) {
-      return refuse(partition, offset, kind + " " + h.getIdempotencyKey() + " names aggregate " + h.getAggregateId()
-          + " in its header but was appended to " + id);
+  /**
+   * The record being folded in one partition: where it is, its aggregate (looked up once), and
+   * buffers for the UTF-8 of its idempotency key and of partition names, reused from record to
+   * record. One per partition, since partitions are folded on different threads.
+   */
+  private static final class Fold {
+    final AvroOut key = new AvroOut(64);
+    final AvroOut name = new AvroOut(64);
+    int partition;
+    long offset;
+    Instant at;
+    String id;
+    /** The record's aggregate; null when the log has not mentioned it before. */
+    Aggregate aggregate;
+
+    void start(int partition, long offset, Instant at, String id, Aggregate aggregate) {
+      this.partition = partition;
+      this.offset = offset;
+      this.at = at;
+      this.id = id;
+      this.aggregate = aggregate;
     }
-    Aggregate a = byPartition.get(partition).get(id);
+
+    /** Encodes the record's idempotency key into {@link #key}. */
+    void key(String idempotencyKey) {
+      key.reset();
+      key.writeUtf8(idempotencyKey);
+    }
+  }
+
+  private Verdict command(Fold f, CommandHeader h, EntryKind kind, List<PartitionSpec> specs, List<String> names,
+      Object command) {
+    if (!f.id.equals(h.getAggregateId())) {
+      return refuse(f.partition, f.offset, kind + " " + h.getIdempotencyKey() + " names aggregate " + h.getAggregateId()
+          + " in its header but was appended to " + f.id);
+    }
+    Aggregate a = f.aggregate;
     if (a == null) {
-      a = new Aggregate(id, partition, new History(), null, null);
-      byPartition.get(partition).put(id, a);
+      a = new Aggregate(f.id, f.partition, new History(), null, null);
+      byPartition.get(f.partition).put(f.id, a);
+      f.aggregate = a;
     }
     a.decoded();
     String key = h.getIdempotencyKey();
-    Long original = a.commands.get(key);
-    if (original != null) {
-      record(a, offset, at, kind, EntryVerdict.DUPLICATE, key, h.getIssuedBy(), "duplicate of the command at offset "
-          + original, specs, names);
+    f.key(key);
+    long original = a.commandOffset(f.key.array(), f.key.size());
+    if (original >= 0) {
+      record(f, kind, EntryVerdict.DUPLICATE, h.getIssuedBy(), "duplicate of the command at offset " + original, specs,
+          names);
       return new Duplicate(original, a.version);
     }
     long expected = h.getExpectedVersion();
     if (expected >= 0 && expected != a.version) {
-      record(a, offset, at, kind, EntryVerdict.VERSION_CONFLICT, key, h.getIssuedBy(), "expected version " + expected
+      record(f, kind, EntryVerdict.VERSION_CONFLICT, h.getIssuedBy(), "expected version " + expected
           + ", aggregate was at " + a.version, specs, names);
       return new Conflict(expected, a.version);
     }
     a.version++;
-    a.commands.put(key, offset);
-    a.pending.put(key, new PendingCommand(offset, command));
-    record(a, offset, at, kind, EntryVerdict.APPLIED, key, h.getIssuedBy(), h.getReason(), specs, names);
+    a.addCommand(f.key.array(), f.key.size(), f.offset);
+    a.pending.put(key, new PendingCommand(f.offset, command));
+    record(f, kind, EntryVerdict.APPLIED, h.getIssuedBy(), h.getReason(), specs, names);
     return new Applied(a.version);
   }
 
-  /** Appends a history entry naming the partitions of a spec list or a list of names. */
-  private static void record(Aggregate a, long offset, Instant at, EntryKind kind, EntryVerdict verdict, String key,
-      String actor, String reason, List<PartitionSpec> specs, List<String> names) {
+  /**
+   * Appends a history entry for the record, with its idempotency key (in {@code f.key}), naming
+   * the partitions of a spec list or a list of names.
+   */
+  private static void record(Fold f, EntryKind kind, EntryVerdict verdict, String actor, String reason,
+      List<PartitionSpec> specs, List<String> names) {
+    Aggregate a = f.aggregate;
     int count = (specs == null ? 0 : specs.size()) + (names == null ? 0 : names.size());
-    a.history.begin(offset, at, kind, verdict, key, actor, reason, count);
+    a.history.begin(f.offset, f.at, kind, verdict, f.key.array(), f.key.size(), actor, reason, count);
     if (specs != null) {
       for (PartitionSpec s : specs) {
-        a.history.partition(s.getSchemaName(), s.getName());
+        qualifiedName(f.name, s);
+        a.history.partition(f.name.array(), f.name.size());
       }
     }
     if (names != null) {
@@ -566,36 +657,38 @@ public final class PartitionCatalog {
     a.history.end(a.version);
   }
 
-  private Verdict provisioned(int partition, long offset, Instant at, String id, Provisioned o) {
+  private Verdict provisioned(Fold f, Provisioned o) {
     String key = o.getIdempotencyKey();
-    Aggregate a = byPartition.get(partition).get(id);
-    Verdict unknown = unknownCommand(partition, offset, a, id, "Provisioned", key);
+    Verdict unknown = unknownCommand(f, "Provisioned", key);
     if (unknown != null) {
       return unknown;
     }
+    Aggregate a = f.aggregate;
     String what = "created " + o.getCreated().size() + ", already present " + o.getAlreadyPresent().size();
     PendingCommand p = a.pending.get(key);
     if (p == null) {
-      record(a, offset, at, EntryKind.PROVISIONED, EntryVerdict.DUPLICATE, key, o.getWorker(),
-          what + "; command already answered", o.getCreated(), null);
-      return new Duplicate(a.commands.get(key), a.version);
+      record(f, EntryKind.PROVISIONED, EntryVerdict.DUPLICATE, o.getWorker(), what + "; command already answered",
+          o.getCreated(), null);
+      return new Duplicate(a.commandOffset(f.key.array(), f.key.size()), a.version);
     }
     if (!(p.getCommand() instanceof ProvisionPartitions)) {
-      return refuse(partition, offset, "Provisioned answers " + key + ", which is a "
-          + p.getCommand().getClass().getSimpleName() + " of " + id);
+      return refuse(f.partition, f.offset, "Provisioned answers " + key + ", which is a "
+          + p.getCommand().getClass().getSimpleName() + " of " + f.id);
     }
     a.pending.remove(key);
-    long commandOffset = p.getOffset();
-    for (PartitionSpec s : o.getCreated()) {
-      a.addIfAbsent(s, key, commandOffset, at);
-    }
-    for (PartitionSpec s : o.getAlreadyPresent()) {
-      a.addIfAbsent(s, key, commandOffset, at);
-    }
+    addAllIfAbsent(f, o.getCreated(), p.getOffset());
+    addAllIfAbsent(f, o.getAlreadyPresent(), p.getOffset());
     a.version++;
     // the partitions it created; those already present are named by the command's own entry
-    record(a, offset, at, EntryKind.PROVISIONED, EntryVerdict.APPLIED, key, o.getWorker(), what, o.getCreated(), null);
+    record(f, EntryKind.PROVISIONED, EntryVerdict.APPLIED, o.getWorker(), what, o.getCreated(), null);
     return new Applied(a.version);
+  }
+
+  private static void addAllIfAbsent(Fold f, List<PartitionSpec> specs, long commandOffset) {
+    for (PartitionSpec s : specs) {
+      qualifiedName(f.name, s);
+      f.aggregate.addIfAbsent(f.name, s, f.key.array(), f.key.size(), commandOffset, f.at);
+    }
   }
 
   /**
@@ -603,41 +696,38 @@ public final class PartitionCatalog {
    * command created before it failed ({@code created}: earlier transactions of it committed) exist in
    * the database, so they become live like those of a {@code Provisioned}.
    */
-  private Verdict ended(int partition, long offset, Instant at, String id, String key, EntryKind kind, String reason,
-      boolean final_, List<PartitionSpec> created) {
-    Aggregate a = byPartition.get(partition).get(id);
-    Verdict unknown = unknownCommand(partition, offset, a, id, kind.name(), key);
+  private Verdict ended(Fold f, String key, EntryKind kind, String reason, boolean final_, List<PartitionSpec> created) {
+    Verdict unknown = unknownCommand(f, kind.name(), key);
     if (unknown != null) {
       return unknown;
     }
+    Aggregate a = f.aggregate;
     PendingCommand p = a.pending.get(key);
     if (p == null) {
-      record(a, offset, at, kind, EntryVerdict.DUPLICATE, key, "", reason + "; command already answered", null, null);
-      return new Duplicate(a.commands.get(key), a.version);
+      record(f, kind, EntryVerdict.DUPLICATE, "", reason + "; command already answered", null, null);
+      return new Duplicate(a.commandOffset(f.key.array(), f.key.size()), a.version);
     }
     if (!created.isEmpty() && !(p.getCommand() instanceof ProvisionPartitions)) {
-      return refuse(partition, offset, kind + " lists created partitions but answers " + key + ", which is a "
-          + p.getCommand().getClass().getSimpleName() + " of " + id);
+      return refuse(f.partition, f.offset, kind + " lists created partitions but answers " + key + ", which is a "
+          + p.getCommand().getClass().getSimpleName() + " of " + f.id);
     }
     if (final_) {
       a.pending.remove(key);
     }
-    for (PartitionSpec s : created) {
-      a.addIfAbsent(s, key, p.getOffset(), at);
-    }
+    addAllIfAbsent(f, created, p.getOffset());
     a.version++;
-    record(a, offset, at, kind, EntryVerdict.APPLIED, key, "", created.isEmpty() ? reason
+    record(f, kind, EntryVerdict.APPLIED, "", created.isEmpty() ? reason
         : reason + "; created before the failure: " + created.size(), created.isEmpty() ? null : created, null);
     return new Applied(a.version);
   }
 
-  private Verdict rolledBack(int partition, long offset, Instant at, String id, RolledBack o) {
+  private Verdict rolledBack(Fold f, RolledBack o) {
     String key = o.getIdempotencyKey();
-    Aggregate a = byPartition.get(partition).get(id);
-    Verdict unknown = unknownCommand(partition, offset, a, id, "RolledBack", key);
+    Verdict unknown = unknownCommand(f, "RolledBack", key);
     if (unknown != null) {
       return unknown;
     }
+    Aggregate a = f.aggregate;
     a.pending.remove(key);
     // a Rollback command is answered by the RolledBack of the command it targets
     for (Iterator<PendingCommand> it = a.pending.values().iterator(); it.hasNext(); ) {
@@ -645,34 +735,33 @@ public final class PartitionCatalog {
         it.remove();
       }
     }
-    o.getDropped().forEach(a::drop);
+    o.getDropped().forEach(name -> a.drop(name, f.name));
     a.version++;
-    record(a, offset, at, EntryKind.ROLLED_BACK, EntryVerdict.APPLIED, key, "", o.getReason(), null,
-        o.getDropped());
+    record(f, EntryKind.ROLLED_BACK, EntryVerdict.APPLIED, "", o.getReason(), null, o.getDropped());
     return new Applied(a.version);
   }
 
-  private Verdict retired(int partition, long offset, Instant at, String id, Retired o) {
+  private Verdict retired(Fold f, Retired o) {
     String key = o.getIdempotencyKey();
-    Aggregate a = byPartition.get(partition).get(id);
-    Verdict unknown = unknownCommand(partition, offset, a, id, "Retired", key);
+    Verdict unknown = unknownCommand(f, "Retired", key);
     if (unknown != null) {
       return unknown;
     }
+    Aggregate a = f.aggregate;
     PendingCommand p = a.pending.get(key);
     if (p == null) {
-      record(a, offset, at, EntryKind.RETIRED, EntryVerdict.DUPLICATE, key, o.getWorker(), "command already answered",
-          null, o.getRetired());
-      return new Duplicate(a.commands.get(key), a.version);
+      record(f, EntryKind.RETIRED, EntryVerdict.DUPLICATE, o.getWorker(), "command already answered", null,
+          o.getRetired());
+      return new Duplicate(a.commandOffset(f.key.array(), f.key.size()), a.version);
     }
     if (!(p.getCommand() instanceof RetirePartitions)) {
-      return refuse(partition, offset, "Retired answers " + key + ", which is a "
-          + p.getCommand().getClass().getSimpleName() + " of " + id);
+      return refuse(f.partition, f.offset, "Retired answers " + key + ", which is a "
+          + p.getCommand().getClass().getSimpleName() + " of " + f.id);
     }
     a.pending.remove(key);
-    o.getRetired().forEach(a::drop);
+    o.getRetired().forEach(name -> a.drop(name, f.name));
     a.version++;
-    record(a, offset, at, EntryKind.RETIRED, EntryVerdict.APPLIED, key, o.getWorker(),
+    record(f, EntryKind.RETIRED, EntryVerdict.APPLIED, o.getWorker(),
         o.getArchivedTo() == null ? "dropped" : "archived to " + o.getArchivedTo(), null, o.getRetired());
     return new Applied(a.version);
   }
@@ -683,27 +772,33 @@ public final class PartitionCatalog {
    * verdict is a {@link Duplicate} of the conflicting command. Null when it answers something else.
    * Scans the history, but only for a key the aggregate never applied, which is rare.
    */
-  private Verdict answeredConflict(int partition, long offset, Instant at, String id, Rejected o) {
+  private Verdict answeredConflict(Fold f, Rejected o) {
     String key = o.getIdempotencyKey();
-    Aggregate a = byPartition.get(partition).get(id);
-    if (a == null || a.decoded().commands.containsKey(key)) {
+    Aggregate a = f.aggregate;
+    if (a == null) {
+      return null;
+    }
+    f.key(key);
+    if (a.decoded().commandOffset(f.key.array(), f.key.size()) >= 0) {
       return null;
     }
     for (HistoryEntry h : a.history.decode()) {
       if (h.getVerdict() == EntryVerdict.VERSION_CONFLICT && h.getIdempotencyKey().equals(key)
           && (h.getKind() == EntryKind.PROVISION_PARTITIONS || h.getKind() == EntryKind.RETIRE_PARTITIONS
               || h.getKind() == EntryKind.ROLLBACK)) {
-        record(a, offset, at, EntryKind.REJECTED, EntryVerdict.VERSION_CONFLICT, key, "", o.getCode() + ": "
-            + o.getReason(), null, null);
+        record(f, EntryKind.REJECTED, EntryVerdict.VERSION_CONFLICT, "", o.getCode() + ": " + o.getReason(), null, null);
         return new Duplicate(h.getOffset(), a.version); // no effect, like a repeated answer
       }
     }
     return null;
   }
 
-  private Verdict unknownCommand(int partition, long offset, Aggregate a, String id, String outcome, String key) {
-    if (a == null || !a.decoded().commands.containsKey(key)) {
-      return refuse(partition, offset, outcome + " answers command " + key + ", which aggregate " + id
+  /** Refuses an outcome whose aggregate lacks its command; otherwise leaves the key's UTF-8 in {@code f.key}. */
+  private Verdict unknownCommand(Fold f, String outcome, String key) {
+    f.key(key);
+    Aggregate a = f.aggregate;
+    if (a == null || a.decoded().commandOffset(f.key.array(), f.key.size()) < 0) {
+      return refuse(f.partition, f.offset, outcome + " answers command " + key + ", which aggregate " + f.id
           + " never received (broken order)");
     }
     return null;
