@@ -181,33 +181,44 @@ final class ByteTable {
     return keyLength(entry) == length && Arrays.equals(arena.array(), at, at + length, key, offset, offset + length);
   }
 
-  /** Rebuilds the index with {@code capacity} slots, and the arena without its dead entries. */
+  /**
+   * Rebuilds the index with {@code capacity} slots; and the arena without its dead entries, if it
+   * has any. Growing moves positions and stored hashes only: no key is read or hashed again.
+   */
   private void reindex(int capacity) {
-    AvroOut old = arena;
-    byte[] a = old.array();
-    arena = deadBytes == 0 ? old : new AvroOut(old.size() - deadBytes);
+    int[] oldSlots = slots;
+    int[] oldHashes = hashes;
     slots = new int[capacity];
     hashes = new int[capacity];
-    int mask = capacity - 1;
-    for (int e = skipDead(a, old.size(), 0); e >= 0; ) {
-      int klen = AvroOut.fixedInt(a, e + 1);
-      int end = end(a, e);
-      int at = e;
-      if (arena != old) {
-        at = arena.size();
-        arena.writeRaw(a, e, end - e);
+    if (deadBytes > 0) {
+      AvroOut old = arena;
+      arena = new AvroOut(old.size() - deadBytes);
+      byte[] a = old.array();
+      for (int e = skipDead(a, old.size(), 0); e >= 0; e = skipDead(a, old.size(), end(a, e))) {
+        int keyLength = AvroOut.fixedInt(a, e + 1);
+        place(arena.size(), hash(a, e + 5, keyLength));
+        arena.writeRaw(a, e, end(a, e) - e);
       }
-      int h = hash(a, e + 5, klen);
-      int i = h & mask;
-      while (slots[i] != EMPTY) {
-        i = (i + 1) & mask;
+      deadBytes = 0;
+    } else {
+      for (int i = 0; i < oldSlots.length; i++) {
+        if (oldSlots[i] != EMPTY && oldSlots[i] != TOMBSTONE) {
+          place(oldSlots[i] - 1, oldHashes[i]);
+        }
       }
-      slots[i] = at + 1;
-      hashes[i] = h;
-      e = skipDead(a, old.size(), end);
     }
     used = live;
-    deadBytes = 0;
+  }
+
+  /** Puts the entry at {@code entry} in the first free slot for {@code hash} (the index has no tombstones). */
+  private void place(int entry, int hash) {
+    int mask = slots.length - 1;
+    int i = hash & mask;
+    while (slots[i] != EMPTY) {
+      i = (i + 1) & mask;
+    }
+    slots[i] = entry + 1;
+    hashes[i] = hash;
   }
 
   private static int skipDead(byte[] a, int size, int entry) {
