@@ -270,6 +270,9 @@ public final class DemandTopology {
     /** Per policy instance (a policy update brings a new one, and fresh ranges), per tenant ("" for shared tables). */
     private final Map<TablePolicy, Map<String, Held>> held = new java.util.IdentityHashMap<>();
     private int aggregates;
+    /** The last event's policy and its tenants: consecutive events of one table skip the policy map. */
+    private TablePolicy lastPolicy;
+    private Map<String, Held> lastByTenant;
     private ProcessorContext<Routed, DemandSummary> context;
     private PolicyBook.View policies;
 
@@ -363,11 +366,13 @@ public final class DemandTopology {
     }
 
     private Held heldOf(IngestionEvent event, TablePolicy policy) {
-      Map<String, Held> byTenant = held.get(policy);
+      Map<String, Held> byTenant = policy == lastPolicy ? lastByTenant : held.get(policy);
       if (byTenant == null) {
         byTenant = new HashMap<>();
         held.put(policy, byTenant);
       }
+      lastPolicy = policy;
+      lastByTenant = byTenant;
       String tenant = policy.tenantScoped() ? event.getTenant() : "";
       Held h = byTenant.get(tenant);
       if (h == null) {
@@ -377,6 +382,7 @@ public final class DemandTopology {
           aggregates = 0;
           byTenant = new HashMap<>();
           held.put(policy, byTenant);
+          lastByTenant = byTenant;
         }
         h = new Held(Planner.aggregateOf(event, policy).toString());
         byTenant.put(tenant, h);
