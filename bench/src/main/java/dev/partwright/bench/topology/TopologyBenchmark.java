@@ -98,6 +98,7 @@ public final class TopologyBenchmark {
     int partitions = intArg(args, "--partitions", 4);
     int threads = intArg(args, "--threads", 2);
     boolean keyed = !Arrays.asList(args).contains("--no-key");
+    int warmup = intArg(args, "--warmup", events / 4);
     Path work = Files.createTempDirectory("topology-bench");
     try (EmbeddedKafka kafka = EmbeddedKafka.start(work.resolve("kafka"))) {
       String run = UUID.randomUUID().toString().substring(0, 8);
@@ -113,9 +114,13 @@ public final class TopologyBenchmark {
             new NewTopic(ping, 1, (short) 1))).all().get();
       }
 
+      if (warmup > 0) {
+        warmUp(kafka.bootstrapServers(), run, warmup, tenants, partitions, threads, keyed, work);
+      }
+
       System.out.printf("producing %,d events of %,d tenants to %d partitions, %s...%n", events, tenants, partitions,
           keyed ? "keyed by tenant" : "without key");
-      produce(kafka.bootstrapServers(), config.ingestionTopic(), events, tenants, keyed);
+      produce(kafka.bootstrapServers(), config.ingestionTopic(), events, tenants, "tenant", keyed);
 
       // the baseline before and after the topology, so a load change on the machine shows
       Rate rawBefore = rawConsumer(kafka.bootstrapServers(), config.ingestionTopic(), events);
@@ -124,22 +129,9 @@ public final class TopologyBenchmark {
       Rate floor = streamsFloor(kafka.bootstrapServers(), config, run, threads, events, work);
       System.out.printf("Kafka Streams floor (source, decode; no state): %s%n", floor);
 
-      Properties props = DemandTopology.streamsProperties(kafka.bootstrapServers(), "bench-demand-" + run, config);
-      props.put(StreamsConfig.STATE_DIR_CONFIG, work.resolve("streams").toString());
-      props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
       SimpleMeterRegistry meters = new SimpleMeterRegistry();
-      KafkaStreams streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), config, SERDES, meters), props);
-      CountDownLatch running = new CountDownLatch(1);
-      streams.setStateListener((now, before) -> {
-        if (now == KafkaStreams.State.RUNNING) {
-          running.countDown();
-        }
-      });
-      streams.start();
+      KafkaStreams streams = startTopology(kafka.bootstrapServers(), config, "bench-demand-" + run, threads, work, meters);
       try {
-        if (!running.await(120, TimeUnit.SECONDS)) {
-          throw new IllegalStateException("topology not RUNNING after 120 s: " + streams.state());
-        }
         // ends like the raw consumer's and the floor's: when the last event was read and processed (the
         // keyer's work on it done); the planner's counter, which also waits for the held summaries'
         // next period (up to a second of idling, not of work), is shown beside it
@@ -182,7 +174,62 @@ public final class TopologyBenchmark {
     }
   }
 
-  private static void produce(String bootstrap, String topic, int events, int tenants, boolean keyed) {
+  /**
+   * The JIT warm-up, alike for every contender: {@code events} events of other tenants (so the
+   * measured topology still sends its own first command per tenant) through the raw consumer, the
+   * floor and the topology, each its own application on its own topics. Without it the raw
+   * baseline — the better of a run before and one after the topology — is warm and the topology
+   * cold: at a few million events the topology's first seconds, while its code is compiled, are
+   * a large part of its span. The topology's rate in this phase (cold) is printed for the record.
+   */
+  private static void warmUp(String bootstrap, String run, int events, int tenants, int partitions, int threads,
+      boolean keyed, Path work) throws Exception {
+    String prefix = "bench-" + run + "-warm";
+    PlannerConfig config = PlannerConfig.defaults(Map.of(USAGE.qualifiedName(), USAGE))
+        .withTopics(prefix + ".ingestion", prefix + ".commands", prefix + ".dlq", prefix + ".alerts");
+    Properties admin = new Properties();
+    admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    try (Admin a = Admin.create(admin)) {
+      DemandTopology.ensureTopics(a, config, partitions, (short) 1);
+      a.createTopics(List.of(new NewTopic(config.commandsTopic(), partitions, (short) 1))).all().get();
+    }
+    System.out.printf("warm-up: %,d events of %,d other tenants through each contender...%n", events, tenants);
+    produce(bootstrap, config.ingestionTopic(), events, tenants, "warm", keyed);
+    Rate raw = rawConsumer(bootstrap, config.ingestionTopic(), events);
+    Rate floor = streamsFloor(bootstrap, config, run + "-warm", threads, events, work);
+    SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    KafkaStreams streams = startTopology(bootstrap, config, "bench-demand-" + run + "-warm", threads, work, meters);
+    try {
+      Rate topology = Rate.measure(events, () -> consumed(streams, config.ingestionTopic())).get(0);
+      System.out.printf("warm-up (cold JVM): raw %s; floor %s; topology %s (ratio %.2f)%n", raw, floor, topology,
+          topology.eventsPerSecond() / raw.eventsPerSecond());
+    } finally {
+      streams.close(Duration.ofSeconds(10));
+    }
+  }
+
+  private static KafkaStreams startTopology(String bootstrap, PlannerConfig config, String applicationId, int threads,
+      Path work, SimpleMeterRegistry meters) throws InterruptedException {
+    Properties props = DemandTopology.streamsProperties(bootstrap, applicationId, config);
+    props.put(StreamsConfig.STATE_DIR_CONFIG, work.resolve("streams").toString());
+    props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
+    KafkaStreams streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), config, SERDES, meters), props);
+    CountDownLatch running = new CountDownLatch(1);
+    streams.setStateListener((now, before) -> {
+      if (now == KafkaStreams.State.RUNNING) {
+        running.countDown();
+      }
+    });
+    streams.start();
+    if (!running.await(120, TimeUnit.SECONDS)) {
+      streams.close(Duration.ofSeconds(10));
+      throw new IllegalStateException("topology not RUNNING after 120 s: " + streams.state());
+    }
+    return streams;
+  }
+
+  private static void produce(String bootstrap, String topic, int events, int tenants, String tenantPrefix,
+      boolean keyed) {
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     p.put(ProducerConfig.LINGER_MS_CONFIG, 10);
@@ -191,7 +238,7 @@ public final class TopologyBenchmark {
     Instant now = Instant.now();
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer())) {
       for (int i = 0; i < events; i++) {
-        String tenant = "tenant" + (i % tenants);
+        String tenant = tenantPrefix + (i % tenants);
         IngestionEvent e = IngestionEvent.newBuilder().setTenant(tenant).setSchemaName("public").setTable("usage")
             .setEventTime(now.plusSeconds(random.nextInt(20 * 86400)).truncatedTo(ChronoUnit.MICROS))
             .setBytes(200L + random.nextInt(800)).build();
