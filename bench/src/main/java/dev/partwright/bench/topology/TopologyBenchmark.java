@@ -74,6 +74,10 @@ import org.apache.kafka.streams.StreamsConfig;
  *       trip through a plain topic. Goal: p99 ≤ 200 ms.</li>
  * </ol>
  *
+ * <p>Before both, a JIT warm-up alike for every contender ({@code --warmup N} events of other
+ * tenants, default a quarter of {@code --events}; {@code 0} for none). Streams settings can be tried
+ * without a rebuild, for the floor and the topology alike: {@code -Dbench.streams.<setting>=<value>}.
+ *
  * <pre>
  * ./mvnw -B -q -pl bench -am install -DskipTests
  * ./mvnw -B -q -pl bench exec:java -Dexec.mainClass=dev.partwright.bench.topology.TopologyBenchmark \
@@ -213,6 +217,7 @@ public final class TopologyBenchmark {
     Properties props = DemandTopology.streamsProperties(bootstrap, applicationId, config);
     props.put(StreamsConfig.STATE_DIR_CONFIG, work.resolve("streams").toString());
     props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
+    props.putAll(streamsOverrides());
     KafkaStreams streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), config, SERDES, meters), props);
     CountDownLatch running = new CountDownLatch(1);
     streams.setStateListener((now, before) -> {
@@ -288,6 +293,7 @@ public final class TopologyBenchmark {
     Properties props = DemandTopology.streamsProperties(bootstrap, "bench-floor-" + run, config);
     props.put(StreamsConfig.STATE_DIR_CONFIG, work.resolve("floor").toString());
     props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
+    props.putAll(streamsOverrides());
     KafkaStreams streams = new KafkaStreams(builder.build(), props);
     CountDownLatch running = new CountDownLatch(1);
     streams.setStateListener((now, before) -> {
@@ -355,6 +361,24 @@ public final class TopologyBenchmark {
     public String toString() {
       return String.format("%,.0f events/s, %.2f us process CPU per event", eventsPerSecond(), cpuMicrosPerEvent());
     }
+  }
+
+  /**
+   * Streams settings to try without a rebuild, for the floor and the topology alike:
+   * {@code -Dbench.streams.commit.interval.ms=5000} overrides {@code commit.interval.ms}.
+   */
+  private static Properties streamsOverrides() {
+    Properties overrides = new Properties();
+    String prefix = "bench.streams.";
+    for (String name : System.getProperties().stringPropertyNames()) {
+      if (name.startsWith(prefix)) {
+        overrides.put(name.substring(prefix.length()), System.getProperty(name));
+      }
+    }
+    if (!overrides.isEmpty()) {
+      System.out.println("Streams settings overridden: " + overrides);
+    }
+    return overrides;
   }
 
   private static long processCpuNanos() {
