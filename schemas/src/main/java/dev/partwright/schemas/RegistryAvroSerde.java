@@ -149,6 +149,19 @@ public final class RegistryAvroSerde<T> implements Serde<T> {
     return new RegistryAvroSerde<>(registry, name, isKey, autoRegister, GenericData.get(), null, readerSchema);
   }
 
+  /**
+   * Registers (or, without auto-registration, looks up) this serde's schema under {@code topic}'s
+   * subject now, so that the first record written there does not wait for the registry. Nothing for
+   * generic records, whose schema comes with each record.
+   *
+   * @throws SchemaRegistryException when the registry cannot be reached or refuses the schema
+   */
+  public void prepare(String topic) {
+    if (writerSchema != null) {
+      schemaId(topic, writerSchema);
+    }
+  }
+
   /** The Confluent wire format of {@code value}; {@code null} for {@code null} (a tombstone). */
   public byte[] encode(String topic, T value) {
     if (value == null) {

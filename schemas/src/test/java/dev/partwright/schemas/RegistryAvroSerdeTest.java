@@ -106,6 +106,14 @@ class RegistryAvroSerdeTest {
         assertThat(serde.decode(topic, serde.encode(topic, change))).isEqualTo(change);
       }
       assertThat(calls.get()).as("registry calls after 1,000 more round trips").isEqualTo(afterFirst);
+
+      // prepare() registers ahead of the first record: that record then makes no call of its own
+      String prepared = TestKafka.topic("prepared");
+      serde.prepare(prepared);
+      int afterPrepare = calls.get();
+      assertThat(afterPrepare).as("prepare registers the schema under the new topic's subject").isGreaterThan(afterFirst);
+      serde.encode(prepared, change);
+      assertThat(calls.get()).as("registry calls of the first record after prepare").isEqualTo(afterPrepare);
     } finally {
       proxy.stop(0);
     }

@@ -113,8 +113,14 @@ public final class DemandTopology {
         // a new name for a new record format: an upgraded instance never reads an old instance's events as summaries
         .repartition(Repartitioned.with(Serdes.String(), DemandSummary.serde()).withName("summaries-by-aggregate")
             .withStreamPartitioner(DemandTopology::ownerOf));
+    RegistryAvroSerde<CommandLogEntry> commands = serdes.serde(CommandLogEntry.class);
+    RegistryAvroSerde<CapacityAlert> alerts = serdes.serde(CapacityAlert.class);
+    Runnable prepareOutputs = () -> {
+      commands.prepare(config.commandsTopic());
+      alerts.prepare(config.alertsTopic());
+    };
     KStream<String, SpecificRecord> planned = local.merge(moved, Named.as("owned-summaries"))
-        .process(() -> new PlanningProcessor(config, policyBook, metrics), Named.as("planner"),
+        .process(() -> new PlanningProcessor(config, policyBook, metrics, prepareOutputs), Named.as("planner"),
             COVERAGE_STORE, STATE_STORE, DEFERRED_STORE, VELOCITY_STORE, DAILY_STORE);
 
     Map<String, KStream<String, SpecificRecord>> outputs = planned.split(Named.as("planned-"))
@@ -122,10 +128,10 @@ public final class DemandTopology {
         .defaultBranch(Branched.as("log"));
     outputs.get("planned-log")
         .mapValues(value -> (CommandLogEntry) value, Named.as("as-log-entry"))
-        .to(config.commandsTopic(), Produced.with(Serdes.String(), serdes.serde(CommandLogEntry.class)).withName("commands"));
+        .to(config.commandsTopic(), Produced.with(Serdes.String(), commands).withName("commands"));
     outputs.get("planned-alerts")
         .mapValues(value -> (CapacityAlert) value, Named.as("as-alert"))
-        .to(config.alertsTopic(), Produced.with(Serdes.String(), serdes.serde(CapacityAlert.class)).withName("alerts"));
+        .to(config.alertsTopic(), Produced.with(Serdes.String(), alerts).withName("alerts"));
     return builder.build();
   }
 
@@ -270,6 +276,9 @@ public final class DemandTopology {
     /** Per policy instance (a policy update brings a new one, and fresh ranges), per tenant ("" for shared tables). */
     private final Map<TablePolicy, Map<String, Held>> held = new java.util.IdentityHashMap<>();
     private int aggregates;
+    /** The last event's policy and its tenants: consecutive events of one table skip the policy map. */
+    private TablePolicy lastPolicy;
+    private Map<String, Held> lastByTenant;
     private ProcessorContext<Routed, DemandSummary> context;
     private PolicyBook.View policies;
 
@@ -363,11 +372,13 @@ public final class DemandTopology {
     }
 
     private Held heldOf(IngestionEvent event, TablePolicy policy) {
-      Map<String, Held> byTenant = held.get(policy);
+      Map<String, Held> byTenant = policy == lastPolicy ? lastByTenant : held.get(policy);
       if (byTenant == null) {
         byTenant = new HashMap<>();
         held.put(policy, byTenant);
       }
+      lastPolicy = policy;
+      lastByTenant = byTenant;
       String tenant = policy.tenantScoped() ? event.getTenant() : "";
       Held h = byTenant.get(tenant);
       if (h == null) {
@@ -377,6 +388,7 @@ public final class DemandTopology {
           aggregates = 0;
           byTenant = new HashMap<>();
           held.put(policy, byTenant);
+          lastByTenant = byTenant;
         }
         h = new Held(Planner.aggregateOf(event, policy).toString());
         byTenant.put(tenant, h);

@@ -8,18 +8,23 @@ import dev.partwright.schemas.ListBound;
 import dev.partwright.schemas.PartitionKey;
 import dev.partwright.schemas.PartitionSpec;
 import dev.partwright.schemas.ProvisionPartitions;
+import dev.partwright.schemas.RangeBound;
 import dev.partwright.schemas.Strategy;
 import dev.partwright.schemas.TextValue;
+import dev.partwright.schemas.TimestampTzValue;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZoneId;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The planner's decisions, as pure functions: from what an aggregate already covers, one event and
@@ -194,17 +199,52 @@ public final class Planner {
    */
   public static List<PartitionSpec> rangePartitions(TablePolicy policy, String parentTable, Instant from, Instant to) {
     List<PartitionSpec> specs = new ArrayList<>();
+    Map<Instant, Step> steps = stepsOf(policy.interval(), policy.zone());
+    String parent = policy.schema() + "." + parentTable;
+    String base = null;
+    int baseRoom = -1;
     for (Instant start = from; start.isBefore(to); ) {
-      Instant end = policy.interval().next(start, policy.zone());
-      specs.add(PartitionSpec.newBuilder()
-          .setParent(policy.schema() + "." + parentTable)
-          .setSchemaName(policy.schema())
-          .setName(rangeName(parentTable, policy, start))
-          .setBound(Bounds.timeRange(start, end))
-          .build());
-      start = end;
+      Step step = step(steps, policy, start);
+      int room = MAX_IDENTIFIER_BYTES - step.suffix().length();
+      if (room != baseRoom) { // all suffixes of an interval have one length: the parent is cut once
+        base = truncate(parentTable, room);
+        baseRoom = room;
+      }
+      // the constructor, not the builder: the builder deep-copies the schema's default of every unset field
+      specs.add(new PartitionSpec(parent, policy.schema(), base + step.suffix(), Bounds.timeRange(start, step.end()),
+          null));
+      start = step.end();
     }
     return specs;
+  }
+
+  /**
+   * One partition's interval in one calendar (interval and zone): where it ends and its name
+   * suffix. The same for every table and tenant on that calendar, and costly to compute (zone
+   * rules, a formatter): a first command of a tenant-scoped table repeats the last tenant's 30-odd
+   * steps, so they are kept, per calendar, up to {@link #MAX_STEPS}.
+   */
+  private record Step(Instant end, String suffix) {}
+
+  private record Calendar(Interval interval, ZoneId zone) {}
+
+  private static final int MAX_STEPS = 4096;
+  private static final Map<Calendar, Map<Instant, Step>> STEPS = new ConcurrentHashMap<>();
+
+  private static Map<Instant, Step> stepsOf(Interval interval, ZoneId zone) {
+    return STEPS.computeIfAbsent(new Calendar(interval, zone), c -> new ConcurrentHashMap<>());
+  }
+
+  private static Step step(Map<Instant, Step> steps, TablePolicy policy, Instant start) {
+    Step step = steps.get(start);
+    if (step == null) {
+      if (steps.size() >= MAX_STEPS) {
+        steps.clear(); // bounded: an hourly calendar walked over years starts over
+      }
+      step = new Step(policy.interval().next(start, policy.zone()), "_" + policy.interval().suffix(start, policy.zone()));
+      steps.put(start, step);
+    }
+    return step;
   }
 
   /**
@@ -231,7 +271,7 @@ public final class Planner {
   }
 
   private static String rangeName(String parentTable, TablePolicy policy, Instant start) {
-    String suffix = "_" + policy.interval().suffix(start, policy.zone());
+    String suffix = step(stepsOf(policy.interval(), policy.zone()), policy, start).suffix();
     return truncate(parentTable, MAX_IDENTIFIER_BYTES - suffix.length()) + suffix;
   }
 
@@ -289,18 +329,47 @@ public final class Planner {
     StringBuilder text = new StringBuilder(aggregate.toString());
     for (PartitionSpec p : partitions) {
       text.append('\0').append(p.getParent()).append('|').append(p.getSchemaName()).append('.').append(p.getName())
-          .append('|').append(Bounds.describe(p.getBound()));
+          .append('|').append(boundText(p.getBound()));
     }
     return sha256(text.toString()).substring(0, 32);
   }
 
-  static String sha256(String text) {
+  /** A time range's text, {@link Bounds#describe}: kept per range, as every tenant's first command repeats them. */
+  private record Span(Instant from, Instant to) {}
+
+  private static final int MAX_BOUND_TEXTS = 4096;
+  private static final Map<Span, String> BOUND_TEXTS = new ConcurrentHashMap<>();
+
+  private static String boundText(Object bound) {
+    if (bound instanceof RangeBound r && r.getFrom().size() == 1 && r.getTo().size() == 1
+        && r.getFrom().get(0) instanceof TimestampTzValue from && r.getTo().get(0) instanceof TimestampTzValue to) {
+      Span span = new Span(from.getMicros(), to.getMicros());
+      String text = BOUND_TEXTS.get(span);
+      if (text == null) {
+        if (BOUND_TEXTS.size() >= MAX_BOUND_TEXTS) {
+          BOUND_TEXTS.clear();
+        }
+        text = Bounds.describe(bound); // the text depends on the two instants only
+        BOUND_TEXTS.put(span, text);
+      }
+      return text;
+    }
+    return Bounds.describe(bound);
+  }
+
+  /** One digest per thread: looking SHA-256 up among the security providers costs more than hashing a command. */
+  private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
     try {
-      MessageDigest sha = MessageDigest.getInstance("SHA-256");
-      return HexFormat.of().formatHex(sha.digest(text.getBytes(StandardCharsets.UTF_8)));
+      return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
+  });
+
+  static String sha256(String text) {
+    MessageDigest sha = SHA256.get();
+    sha.reset();
+    return HexFormat.of().formatHex(sha.digest(text.getBytes(StandardCharsets.UTF_8)));
   }
 
   static Instant min(Instant a, Instant b) {

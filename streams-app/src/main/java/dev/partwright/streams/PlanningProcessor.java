@@ -25,6 +25,8 @@ import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.WindowStore;
 import org.apache.kafka.streams.state.WindowStoreIterator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One task's planner, over the aggregates its partition owns. Per demand summary (one or many
@@ -38,11 +40,14 @@ import org.apache.kafka.streams.state.WindowStoreIterator;
  */
 final class PlanningProcessor implements Processor<String, DemandSummary, String, SpecificRecord> {
 
+  private static final Logger LOG = LoggerFactory.getLogger(PlanningProcessor.class);
   private static final long DAY_MS = Duration.ofDays(1).toMillis();
 
   private final PlannerConfig config;
   private final PolicyBook policyBook;
   private final PlannerMetrics metrics;
+  /** Registers the output topics' schemas: see {@link #init}. */
+  private final Runnable prepareOutputs;
   private ProcessorContext<String, SpecificRecord> context;
   private KeyValueStore<String, Coverage> coverage;
   private KeyValueStore<String, PlannerState> states;
@@ -75,10 +80,11 @@ final class PlanningProcessor implements Processor<String, DemandSummary, String
     Demand day;
   }
 
-  PlanningProcessor(PlannerConfig config, PolicyBook policyBook, PlannerMetrics metrics) {
+  PlanningProcessor(PlannerConfig config, PolicyBook policyBook, PlannerMetrics metrics, Runnable prepareOutputs) {
     this.config = config;
     this.policyBook = policyBook;
     this.metrics = metrics;
+    this.prepareOutputs = prepareOutputs;
   }
 
   @Override
@@ -95,6 +101,15 @@ final class PlanningProcessor implements Processor<String, DemandSummary, String
     context.schedule(config.rateLimit().flushEvery(), PunctuationType.WALL_CLOCK_TIME, this::flushDeferred);
     context.schedule(config.sweepEvery(), PunctuationType.WALL_CLOCK_TIME, this::sweep);
     context.schedule(FLUSH_EVERY, PunctuationType.WALL_CLOCK_TIME, now -> flushWindows());
+    // The first command would otherwise register its schema with the registry on its way out: a
+    // round trip (hundreds of ms on a busy registry) between a new tenant's first event and its
+    // command. Done here, before the task reads anything; if the registry cannot be reached now,
+    // the first command registers as before (and its failure is handled there, record by record).
+    try {
+      prepareOutputs.run();
+    } catch (RuntimeException e) {
+      LOG.warn("could not register the output schemas at start ({}); the first command will", e.toString());
+    }
   }
 
   @Override

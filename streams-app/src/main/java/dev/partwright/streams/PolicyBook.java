@@ -37,6 +37,10 @@ final class PolicyBook {
     private final Map<String, Optional<TablePolicy>> parsed = new HashMap<>();
     private final Map<String, Map<String, Optional<TablePolicy>>> bySchema = new HashMap<>();
     private long seen = -1;
+    /** The last table asked for by schema and name, and its answer (null: not managed); valid for {@link #seen}. */
+    private String lastSchema;
+    private String lastTable;
+    private TablePolicy lastPolicy;
 
     View(KeyValueStore<String, ManagedTablePolicy> store) {
       this.store = store;
@@ -53,13 +57,21 @@ final class PolicyBook {
       return parsed.computeIfAbsent(qualifiedTable, this::load).orElse(null);
     }
 
-    /** {@link #of(String)} without building the qualified name: once per event, the concatenation shows. */
+    /**
+     * {@link #of(String)} without building the qualified name: once per event, the concatenation shows.
+     * Consecutive events mostly name the table of the one before: that one is answered by comparing
+     * the names, without hashing them (each event brings new strings, whose hashes are not cached).
+     */
     TablePolicy of(String schema, String table) {
       long now = generation.get();
       if (now != seen) {
         parsed.clear();
         bySchema.clear();
+        lastSchema = null;
         seen = now;
+      }
+      if (lastSchema != null && lastTable.equals(table) && lastSchema.equals(schema)) {
+        return lastPolicy;
       }
       Map<String, Optional<TablePolicy>> tables = bySchema.computeIfAbsent(schema, k -> new HashMap<>());
       Optional<TablePolicy> policy = tables.get(table);
@@ -67,7 +79,10 @@ final class PolicyBook {
         policy = parsed.computeIfAbsent(schema + "." + table, this::load);
         tables.put(table, policy);
       }
-      return policy.orElse(null);
+      lastSchema = schema;
+      lastTable = table;
+      lastPolicy = policy.orElse(null);
+      return lastPolicy;
     }
 
     private Optional<TablePolicy> load(String qualifiedTable) {

@@ -56,9 +56,12 @@ import org.apache.kafka.streams.StreamsConfig;
  * <ol>
  *   <li><b>throughput</b>: {@code --events} ingestion events of {@code --tenants} tenants (a
  *       tenant-scoped daily table, event times within the buffer; keyed by tenant, or with
- *       {@code --no-key} without a key) through the topology, from the first event planned until
- *       every event was planned (the planner's event counter: held events count once their
- *       summary reached the planner); baseline: one raw {@code KafkaConsumer} reading and
+ *       {@code --no-key} without a key) through the topology, from its first event read until its
+ *       last was read and processed (Kafka Streams' {@code records-consumed-total} of the ingestion
+ *       topic, which the source node counts once a record went through everything it feeds on the
+ *       stream thread: the keyer, and on the surge path the planner); beside it, the span until every event was planned (the planner's counter: held events
+ *       count once their summary, which goes on each second, reached the planner); baseline: one raw
+ *       {@code KafkaConsumer} reading and
  *       Avro-decoding the same topic with the topology's deserializer, from its first record to its
  *       last, once before and once after the topology (the better of the two is the baseline).
  *       Beside each rate, the process CPU time per event over the same span (every thread of this
@@ -70,6 +73,10 @@ import org.apache.kafka.streams.StreamsConfig;
  *       command is read from the command log is taken; baseline: the same producer → consumer round
  *       trip through a plain topic. Goal: p99 ≤ 200 ms.</li>
  * </ol>
+ *
+ * <p>Before both, a JIT warm-up alike for every contender ({@code --warmup N} events of other
+ * tenants, default a quarter of {@code --events}; {@code 0} for none). Streams settings can be tried
+ * without a rebuild, for the floor and the topology alike: {@code -Dbench.streams.<setting>=<value>}.
  *
  * <pre>
  * ./mvnw -B -q -pl bench -am install -DskipTests
@@ -95,6 +102,7 @@ public final class TopologyBenchmark {
     int partitions = intArg(args, "--partitions", 4);
     int threads = intArg(args, "--threads", 2);
     boolean keyed = !Arrays.asList(args).contains("--no-key");
+    int warmup = intArg(args, "--warmup", events / 4);
     Path work = Files.createTempDirectory("topology-bench");
     try (EmbeddedKafka kafka = EmbeddedKafka.start(work.resolve("kafka"))) {
       String run = UUID.randomUUID().toString().substring(0, 8);
@@ -110,9 +118,13 @@ public final class TopologyBenchmark {
             new NewTopic(ping, 1, (short) 1))).all().get();
       }
 
+      if (warmup > 0) {
+        warmUp(kafka.bootstrapServers(), run, warmup, tenants, partitions, threads, keyed, work);
+      }
+
       System.out.printf("producing %,d events of %,d tenants to %d partitions, %s...%n", events, tenants, partitions,
           keyed ? "keyed by tenant" : "without key");
-      produce(kafka.bootstrapServers(), config.ingestionTopic(), events, tenants, keyed);
+      produce(kafka.bootstrapServers(), config.ingestionTopic(), events, tenants, "tenant", keyed);
 
       // the baseline before and after the topology, so a load change on the machine shows
       Rate rawBefore = rawConsumer(kafka.bootstrapServers(), config.ingestionTopic(), events);
@@ -121,24 +133,18 @@ public final class TopologyBenchmark {
       Rate floor = streamsFloor(kafka.bootstrapServers(), config, run, threads, events, work);
       System.out.printf("Kafka Streams floor (source, decode; no state): %s%n", floor);
 
-      Properties props = DemandTopology.streamsProperties(kafka.bootstrapServers(), "bench-demand-" + run, config);
-      props.put(StreamsConfig.STATE_DIR_CONFIG, work.resolve("streams").toString());
-      props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
       SimpleMeterRegistry meters = new SimpleMeterRegistry();
-      KafkaStreams streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), config, SERDES, meters), props);
-      CountDownLatch running = new CountDownLatch(1);
-      streams.setStateListener((now, before) -> {
-        if (now == KafkaStreams.State.RUNNING) {
-          running.countDown();
-        }
-      });
-      streams.start();
+      KafkaStreams streams = startTopology(kafka.bootstrapServers(), config, "bench-demand-" + run, threads, work, meters);
       try {
-        if (!running.await(120, TimeUnit.SECONDS)) {
-          throw new IllegalStateException("topology not RUNNING after 120 s: " + streams.state());
-        }
-        Rate topology = Rate.measure(events, () -> (long) meters.get("partwright.planner.events").counter().count());
-        System.out.printf("demand topology (%d stream threads): %s; %,.0f commands, %,.0f deferred%n", threads, topology,
+        // ends like the raw consumer's and the floor's: when the last event was read and processed (the
+        // keyer's work on it done); the planner's counter, which also waits for the held summaries'
+        // next period (up to a second of idling, not of work), is shown beside it
+        List<Rate> spans = Rate.measure(events, () -> consumed(streams, config.ingestionTopic()),
+            () -> (long) meters.get("partwright.planner.events").counter().count());
+        Rate topology = spans.get(0);
+        Rate planned = spans.get(1);
+        System.out.printf("demand topology (%d stream threads): %s; every event planned: %s; %,.0f commands, %,.0f deferred%n",
+            threads, topology, planned,
             meters.find("partwright.planner.commands").counters().stream().mapToDouble(c -> c.count()).sum(),
             meters.find("partwright.planner.deferred").counters().stream().mapToDouble(c -> c.count()).sum());
         Rate rawAfter = rawConsumer(kafka.bootstrapServers(), config.ingestionTopic(), events);
@@ -155,6 +161,8 @@ public final class TopologyBenchmark {
             threads, partitions, keyed ? "keyed by tenant" : "without key", topology.eventsPerSecond(),
             raw.eventsPerSecond(), rawBefore.eventsPerSecond(), rawAfter.eventsPerSecond(),
             topology.eventsPerSecond() / raw.eventsPerSecond());
+        System.out.printf("| the same until every event was planned (held summaries go on each second) | %,.0f events/s | ratio %.2f | - |%n",
+            planned.eventsPerSecond(), planned.eventsPerSecond() / raw.eventsPerSecond());
         System.out.printf("| process CPU per event (all threads of this JVM, broker included) | topology %.2f us | raw %.2f us (before %.2f / after %.2f): ratio %.2f | - |%n",
             topology.cpuMicrosPerEvent(), raw.cpuMicrosPerEvent(), rawBefore.cpuMicrosPerEvent(),
             rawAfter.cpuMicrosPerEvent(), raw.cpuMicrosPerEvent() / topology.cpuMicrosPerEvent());
@@ -170,7 +178,63 @@ public final class TopologyBenchmark {
     }
   }
 
-  private static void produce(String bootstrap, String topic, int events, int tenants, boolean keyed) {
+  /**
+   * The JIT warm-up, alike for every contender: {@code events} events of other tenants (so the
+   * measured topology still sends its own first command per tenant) through the raw consumer, the
+   * floor and the topology, each its own application on its own topics. Without it the raw
+   * baseline — the better of a run before and one after the topology — is warm and the topology
+   * cold: at a few million events the topology's first seconds, while its code is compiled, are
+   * a large part of its span. The topology's rate in this phase (cold) is printed for the record.
+   */
+  private static void warmUp(String bootstrap, String run, int events, int tenants, int partitions, int threads,
+      boolean keyed, Path work) throws Exception {
+    String prefix = "bench-" + run + "-warm";
+    PlannerConfig config = PlannerConfig.defaults(Map.of(USAGE.qualifiedName(), USAGE))
+        .withTopics(prefix + ".ingestion", prefix + ".commands", prefix + ".dlq", prefix + ".alerts");
+    Properties admin = new Properties();
+    admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    try (Admin a = Admin.create(admin)) {
+      DemandTopology.ensureTopics(a, config, partitions, (short) 1);
+      a.createTopics(List.of(new NewTopic(config.commandsTopic(), partitions, (short) 1))).all().get();
+    }
+    System.out.printf("warm-up: %,d events of %,d other tenants through each contender...%n", events, tenants);
+    produce(bootstrap, config.ingestionTopic(), events, tenants, "warm", keyed);
+    Rate raw = rawConsumer(bootstrap, config.ingestionTopic(), events);
+    Rate floor = streamsFloor(bootstrap, config, run + "-warm", threads, events, work);
+    SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    KafkaStreams streams = startTopology(bootstrap, config, "bench-demand-" + run + "-warm", threads, work, meters);
+    try {
+      Rate topology = Rate.measure(events, () -> consumed(streams, config.ingestionTopic())).get(0);
+      System.out.printf("warm-up (cold JVM): raw %s; floor %s; topology %s (ratio %.2f)%n", raw, floor, topology,
+          topology.eventsPerSecond() / raw.eventsPerSecond());
+    } finally {
+      streams.close(Duration.ofSeconds(10));
+    }
+  }
+
+  private static KafkaStreams startTopology(String bootstrap, PlannerConfig config, String applicationId, int threads,
+      Path work, SimpleMeterRegistry meters) throws InterruptedException {
+    Properties props = DemandTopology.streamsProperties(bootstrap, applicationId, config);
+    props.put(StreamsConfig.STATE_DIR_CONFIG, work.resolve("streams").toString());
+    props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
+    props.putAll(streamsOverrides());
+    KafkaStreams streams = new KafkaStreams(DemandTopology.build(new StreamsBuilder(), config, SERDES, meters), props);
+    CountDownLatch running = new CountDownLatch(1);
+    streams.setStateListener((now, before) -> {
+      if (now == KafkaStreams.State.RUNNING) {
+        running.countDown();
+      }
+    });
+    streams.start();
+    if (!running.await(120, TimeUnit.SECONDS)) {
+      streams.close(Duration.ofSeconds(10));
+      throw new IllegalStateException("topology not RUNNING after 120 s: " + streams.state());
+    }
+    return streams;
+  }
+
+  private static void produce(String bootstrap, String topic, int events, int tenants, String tenantPrefix,
+      boolean keyed) {
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     p.put(ProducerConfig.LINGER_MS_CONFIG, 10);
@@ -179,7 +243,7 @@ public final class TopologyBenchmark {
     Instant now = Instant.now();
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer())) {
       for (int i = 0; i < events; i++) {
-        String tenant = "tenant" + (i % tenants);
+        String tenant = tenantPrefix + (i % tenants);
         IngestionEvent e = IngestionEvent.newBuilder().setTenant(tenant).setSchemaName("public").setTable("usage")
             .setEventTime(now.plusSeconds(random.nextInt(20 * 86400)).truncatedTo(ChronoUnit.MICROS))
             .setBytes(200L + random.nextInt(800)).build();
@@ -229,6 +293,7 @@ public final class TopologyBenchmark {
     Properties props = DemandTopology.streamsProperties(bootstrap, "bench-floor-" + run, config);
     props.put(StreamsConfig.STATE_DIR_CONFIG, work.resolve("floor").toString());
     props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
+    props.putAll(streamsOverrides());
     KafkaStreams streams = new KafkaStreams(builder.build(), props);
     CountDownLatch running = new CountDownLatch(1);
     streams.setStateListener((now, before) -> {
@@ -239,7 +304,7 @@ public final class TopologyBenchmark {
     streams.start();
     try {
       running.await(120, TimeUnit.SECONDS);
-      return Rate.measure(events, () -> processed(streams));
+      return Rate.measure(events, () -> consumed(streams, config.ingestionTopic())).get(0);
     } finally {
       streams.close(Duration.ofSeconds(10));
     }
@@ -259,25 +324,37 @@ public final class TopologyBenchmark {
       return cpuNanos / 1e3 / events;
     }
 
-    /** Polls a progress counter every millisecond until it reaches {@code events}; the span starts at its first move. */
-    static Rate measure(long events, java.util.function.LongSupplier progress) throws InterruptedException {
+    /**
+     * Polls progress counters every millisecond until each reaches {@code events}; one span per
+     * counter, all starting at the first counter's first move.
+     */
+    static List<Rate> measure(long events, java.util.function.LongSupplier... progress) throws InterruptedException {
       long started = 0;
       long cpuStarted = 0;
       long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
-      long seen;
-      while ((seen = progress.getAsLong()) < events) {
-        if (started == 0 && seen > 0) {
+      Rate[] spans = new Rate[progress.length];
+      int done = 0;
+      while (done < progress.length) {
+        long first = progress[0].getAsLong();
+        if (started == 0 && first > 0) {
           started = System.nanoTime();
           cpuStarted = processCpuNanos();
         }
-        Thread.sleep(1); // a benchmark harness polling a counter, not a test waiting for a condition
+        for (int i = 0; i < progress.length; i++) {
+          if (spans[i] == null && (i == 0 ? first : progress[i].getAsLong()) >= events) {
+            spans[i] = started == 0 ? new Rate(events, 1, 0)
+                : new Rate(events, System.nanoTime() - started, processCpuNanos() - cpuStarted);
+            done++;
+          }
+        }
+        if (done < progress.length) {
+          Thread.sleep(1); // a benchmark harness polling a counter, not a test waiting for a condition
+        }
         if (System.nanoTime() > deadline) {
-          throw new IllegalStateException("only " + seen + " of " + events + " events after 10 minutes");
+          throw new IllegalStateException("only " + first + " of " + events + " events after 10 minutes");
         }
       }
-      long now = System.nanoTime();
-      long cpu = processCpuNanos();
-      return started == 0 ? new Rate(events, 1, 0) : new Rate(events, now - started, cpu - cpuStarted);
+      return List.of(spans);
     }
 
     @Override
@@ -286,15 +363,40 @@ public final class TopologyBenchmark {
     }
   }
 
+  /**
+   * Streams settings to try without a rebuild, for the floor and the topology alike:
+   * {@code -Dbench.streams.commit.interval.ms=5000} overrides {@code commit.interval.ms}.
+   */
+  private static Properties streamsOverrides() {
+    Properties overrides = new Properties();
+    String prefix = "bench.streams.";
+    for (String name : System.getProperties().stringPropertyNames()) {
+      if (name.startsWith(prefix)) {
+        overrides.put(name.substring(prefix.length()), System.getProperty(name));
+      }
+    }
+    if (!overrides.isEmpty()) {
+      System.out.println("Streams settings overridden: " + overrides);
+    }
+    return overrides;
+  }
+
   private static long processCpuNanos() {
     return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
         .getProcessCpuTime();
   }
 
-  private static long processed(KafkaStreams streams) {
+  /**
+   * Records of {@code topic} read and processed by the application's stream threads (Kafka Streams'
+   * topic-level {@code records-consumed-total}, counted by the source node after the record went
+   * through all it feeds on the stream thread): the
+   * ingestion events alone, not the summaries the topology reads back from its repartition topic.
+   */
+  private static long consumed(KafkaStreams streams, String topic) {
     long total = 0;
     for (Map.Entry<MetricName, ? extends Metric> m : streams.metrics().entrySet()) {
-      if (m.getKey().name().equals("process-total") && m.getKey().group().equals("stream-thread-metrics")) {
+      if (m.getKey().name().equals("records-consumed-total") && m.getKey().group().equals("stream-topic-metrics")
+          && topic.equals(m.getKey().tags().get("topic"))) {
         total += ((Number) m.getValue().metricValue()).longValue();
       }
     }
