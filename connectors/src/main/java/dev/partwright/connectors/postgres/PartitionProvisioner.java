@@ -43,9 +43,10 @@ import org.slf4j.LoggerFactory;
  * comment); rows of the new ranges waiting in the parent's DEFAULT partition are moved into them;
  * they are attached (SHARE UPDATE EXCLUSIVE on the parent: inserts and reads go on), verified
  * (bound, indexes, meeting their neighbours) and recorded in {@code partwright.provisioning_log} —
- * then committed once. Any failure before the commit rolls all of it back, so no half-made table
- * survives; a verification failure after the commit detaches and drops the failing partition
- * again. Every statement runs under {@code lock_timeout} and {@code statement_timeout}; lock
+ * then committed once. Verification runs after ATTACH inside the transaction, while its locks are
+ * held, so it judges exactly what commits; any failure before the commit — verification included —
+ * rolls all of it back, so no half-made table survives and nothing unverified is announced. Every
+ * statement runs under {@code lock_timeout} and {@code statement_timeout}; lock
  * timeouts, deadlocks and lost connections are retried with exponential backoff and jitter, a
  * bounded number of times.
  *
@@ -113,7 +114,7 @@ public final class PartitionProvisioner {
     LOCKED,
     /** Attached, not yet verified nor committed. */
     ATTACHED,
-    /** Committed; the post-commit verification is next. */
+    /** Committed (and verified before the commit); the partitions are reported next. */
     COMMITTED,
     /** A retryable failure (lock timeout, deadlock, lost connection); the backoff sleep is next. No connection. */
     BACKING_OFF
@@ -606,25 +607,6 @@ public final class PartitionProvisioner {
     for (int i : fresh) {
       checkpoint.reached(Step.COMMITTED, batch.get(i).child(), c);
     }
-    List<ProvisioningException> problems = verify(c, batch, fresh, expected, null);
-    ProvisioningException first = null;
-    List<String> dropped = new ArrayList<>();
-    List<ProvisioningException.PartitionKeyed> kept = new ArrayList<>();
-    for (int f = 0; f < fresh.size(); f++) {
-      Target t = batch.get(fresh.get(f));
-      Applied a = applied[fresh.get(f)];
-      if (problems.get(f) == null) {
-        kept.add(new ProvisioningException.PartitionKeyed(t.spec(), a.parentKey(), a.rootTable()));
-        continue;
-      }
-      LOG.warn("{} failed verification after commit, rolling it back: {}", t.child(), problems.get(f).getMessage());
-      rollBackCreated(t.child(), t.parent(), state.key, state.aggregate);
-      dropped.add(t.child().toString());
-      first = first == null ? problems.get(f) : first;
-    }
-    if (first != null) {
-      throw ProvisioningException.rolledBack(first, dropped).withCreated(kept);
-    }
     return List.of(applied);
   }
 
@@ -730,8 +712,8 @@ public final class PartitionProvisioner {
   /**
    * Invariants 1 and 5 for the {@code fresh} partitions of a batch, in one catalog query: each
    * attached to its parent with the bound asked for, every index of the parent's template present,
-   * valid, ready and attached, and (range keys, with {@code plans}) meeting its neighbours without
-   * gap or overlap. One entry per fresh partition: null when it passed.
+   * valid, ready and attached, and (single-column range keys) meeting its neighbours without gap or
+   * overlap. Runs in the attaching transaction, so what it sees is what commits. One entry per fresh partition: null when it passed.
    */
   private static List<ProvisioningException> verify(Connection c, List<Target> batch, List<Integer> fresh,
       List<String> expected, Map<QualifiedName, RangeCoverage.Plan> plans) throws SQLException {
@@ -739,7 +721,7 @@ public final class PartitionProvisioner {
     List<RangeCoverage.Neighbours> around = new ArrayList<>();
     for (int i : fresh) {
       Target t = batch.get(i);
-      RangeCoverage.Plan plan = plans == null ? null : plans.get(t.parent());
+      RangeCoverage.Plan plan = plans.get(t.parent());
       RangeCoverage.Neighbours n = plan == null ? RangeCoverage.Neighbours.NONE : plan.of(t.child().toString());
       around.add(n);
       queries.add(new PostgresCatalog.AttachedQuery(t.child(), t.parent(),
@@ -772,38 +754,6 @@ public final class PartitionProvisioner {
     List<PostgresCatalog.CoverageProblem> problems =
         RangeCoverage.meets(child.toString(), t.boundExpression(), around, t.lowerBound(), t.upperBound());
     return problems.isEmpty() ? null : coverageRejection(parent, problems);
-  }
-
-  /**
-   * Undoes a committed partition that failed verification: detach (plain, under lock_timeout: it is
-   * seconds old and a concurrent detach is refused next to a DEFAULT), re-route any row that already
-   * arrived through the parent (to DEFAULT or a sibling), drop, audit — one transaction. If the rows
-   * have nowhere to go the whole transaction rolls back and the partition stays: losing rows is worse.
-   */
-  private void rollBackCreated(QualifiedName child, QualifiedName parent, String key, String aggregate)
-      throws ProvisioningException {
-    withRetries(child, () -> {
-      try (Connection c = open()) {
-        c.setAutoCommit(false);
-        try (Statement s = c.createStatement()) {
-          s.execute(Ddl.setLocal("lock_timeout", limits.lockTimeout().toMillis()));
-          s.execute(Ddl.setLocal("statement_timeout", limits.statementTimeout().toMillis()));
-          s.execute(Ddl.detach(parent, child, Ddl.DetachMode.PLAIN));
-          if (PostgresCatalog.anyRow(c, child)) {
-            s.executeUpdate(Ddl.reinsertThrough(child, parent, PostgresCatalog.insertableColumns(c, parent)));
-          }
-          s.execute(Ddl.drop(child));
-          PostgresCatalog.audit(c, key, aggregate, child, parent, "", "rolled_back", worker);
-          c.commit();
-          return null;
-        } catch (SQLException | RuntimeException e) {
-          c.rollback();
-          throw e;
-        } finally {
-          c.setAutoCommit(true);
-        }
-      }
-    });
   }
 
   /** The comment every created table carries: proof for the orphan sweep, and a pointer for operators. */
