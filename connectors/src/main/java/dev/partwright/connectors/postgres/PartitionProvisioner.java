@@ -28,6 +28,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.StringJoiner;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -320,7 +321,7 @@ public final class PartitionProvisioner {
     String aggregate = command.getHeader().getAggregateId();
     List<Target> targets = validate(command);
     CommandState state = new CommandState(key, aggregate);
-    try (CommandSession session = new CommandSession(this::open)) {
+    try (CommandSession session = new CommandSession(dataSource, limits.lockTimeout(), limits.statementTimeout())) {
       return provision(targets, state, session);
     }
   }
@@ -428,11 +429,16 @@ public final class PartitionProvisioner {
       return;
     }
     withRetries(byParent.keySet().iterator().next(), () -> {
-      Connection c = session.get();
       try {
+        // what the parents are, read here once for the whole command, in the transaction's first round trip
+        RoundTrip read = session.roundTrip();
+        Map<QualifiedName, RoundTrip.Result<Optional<PostgresCatalog.Parent>>> parents = new LinkedHashMap<>();
+        for (QualifiedName p : byParent.keySet()) {
+          parents.put(p, PostgresCatalog.parent(read, p));
+        }
+        read.run();
         for (Map.Entry<QualifiedName, List<PartitionSpec>> e : byParent.entrySet()) {
-          // what the parent is, read here once for the whole command
-          Optional<PostgresCatalog.Parent> parent = PostgresCatalog.parent(c, e.getKey());
+          Optional<PostgresCatalog.Parent> parent = parents.get(e.getKey()).get();
           parent.ifPresent(p -> state.parents.put(e.getKey(), p));
           Optional<PartitionKey> key = parent.map(PostgresCatalog.Parent::key);
           if (key.isEmpty() && existingOnly) {
@@ -444,7 +450,7 @@ public final class PartitionProvisioner {
           }
           RangeCoverage.Plan plan;
           try {
-            plan = RangeCoverage.plan(c, e.getKey(), key.get(), e.getValue());
+            plan = RangeCoverage.plan(session.get(), e.getKey(), key.get(), e.getValue());
           } catch (SQLException ex) {
             if (isDataException(ex)) {
               throw ProvisioningException.rejected("INVALID_BOUND", "bounds for " + e.getKey() + " are not values of"
@@ -458,7 +464,7 @@ public final class PartitionProvisioner {
           plans.put(e.getKey(), plan);
         }
       } catch (SQLException e) {
-        session.failed(e);
+        session.abort(e);
         throw e;
       }
       return null;
@@ -478,29 +484,41 @@ public final class PartitionProvisioner {
   private List<Applied> provisionBatch(List<Target> batch, CommandState state, CommandSession session)
       throws SQLException, ProvisioningException {
     try {
-      return provisionBatch(batch, state, session.get());
+      return transaction(batch, state, session);
     } catch (SQLException e) {
-      session.failed(e);
+      session.abort(e);
+      throw e;
+    } catch (RuntimeException | ProvisioningException e) {
+      session.abort(null);
       throw e;
     }
   }
 
   /**
-   * One transaction for the partitions of {@code batch}, in a constant number of round trips: the
-   * catalog is read before any DDL (parents, the partitions if they exist, the bounds as PostgreSQL
-   * prints them: one query each), then all children are created in one multi-statement string, the
-   * DEFAULT partitions next to them locked and emptied of the new ranges, all of them attached,
-   * verified in one catalog query, audited in one insert, and committed once — so a parent's
-   * relcache is invalidated once per transaction rather than once per partition, and a failure
-   * anywhere leaves none of them behind.
+   * One transaction for the partitions of {@code batch} (the command's session's transaction, which
+   * may have planned the coverage already), in a constant number of round trips: the catalog is read
+   * before any DDL (the bounds as PostgreSQL prints them and the partitions if they exist: one round
+   * trip), then all children are created in one multi-statement string, the DEFAULT partitions next
+   * to them locked and emptied of the new ranges, all of them attached, verified and audited in one
+   * round trip, and committed once — so a parent's relcache is invalidated once per transaction
+   * rather than once per partition, and a failure anywhere, verification included, leaves none of
+   * them behind. The caller rolls back on failure.
    */
-  private List<Applied> provisionBatch(List<Target> batch, CommandState state, Connection c)
+  private List<Applied> transaction(List<Target> batch, CommandState state, CommandSession session)
       throws SQLException, ProvisioningException {
+    Map<QualifiedName, RoundTrip.Result<Optional<PostgresCatalog.Parent>>> missing = new LinkedHashMap<>();
+    RoundTrip read = session.roundTrip();
     for (Target t : batch) {
-      if (!state.parents.containsKey(t.parent())) {
-        PostgresCatalog.Parent parent = PostgresCatalog.parent(c, t.parent()).orElseThrow(() ->
-            ProvisioningException.rejected("UNKNOWN_TABLE", "table " + t.parent() + " does not exist or is not partitioned"));
-        state.parents.put(t.parent(), parent);
+      if (!state.parents.containsKey(t.parent()) && !missing.containsKey(t.parent())) {
+        missing.put(t.parent(), PostgresCatalog.parent(read, t.parent()));
+      }
+    }
+    if (!missing.isEmpty()) {
+      read.run();
+      read = session.roundTrip();
+      for (Map.Entry<QualifiedName, RoundTrip.Result<Optional<PostgresCatalog.Parent>>> m : missing.entrySet()) {
+        state.parents.put(m.getKey(), m.getValue().get().orElseThrow(() -> ProvisioningException.rejected(
+            "UNKNOWN_TABLE", "table " + m.getKey() + " does not exist or is not partitioned")));
       }
     }
     List<PartitionKey> keys = new ArrayList<>();
@@ -509,9 +527,21 @@ public final class PartitionProvisioner {
       checkBoundAgainstKey(t.parent(), t.child(), t.spec().getBound(), k);
       keys.add(k);
     }
-    List<String> expected = expectedBounds(c, batch, keys);
-    List<Optional<PostgresCatalog.ExistingTable>> existing =
-        PostgresCatalog.existing(c, batch.stream().map(Target::child).toList());
+    RoundTrip.Result<List<String>> printed =
+        PostgresCatalog.expectedBoundExpressions(read, batch.stream().map(t -> t.spec().getBound()).toList(), keys);
+    RoundTrip.Result<List<Optional<PostgresCatalog.ExistingTable>>> found =
+        PostgresCatalog.existing(read, batch.stream().map(Target::child).toList());
+    try {
+      read.run();
+    } catch (SQLException e) {
+      if (!isDataException(e)) {
+        throw e;
+      }
+      session.abort(e);
+      throw invalidBound(session.get(), batch, keys, e);
+    }
+    List<String> expected = printed.get();
+    List<Optional<PostgresCatalog.ExistingTable>> existing = found.get();
 
     Applied[] applied = new Applied[batch.size()];
     List<Integer> fresh = new ArrayList<>();
@@ -540,9 +570,8 @@ public final class PartitionProvisioner {
     }
 
     long[] moved = new long[batch.size()];
-    c.setAutoCommit(false);
+    Connection c = session.get();
     try (Statement s = c.createStatement()) {
-      // the connection's session already carries lock_timeout and statement_timeout (open())
       StringJoiner creates = new StringJoiner("; ");
       for (int i : fresh) {
         Target t = batch.get(i);
@@ -573,28 +602,27 @@ public final class PartitionProvisioner {
         }
       }
       s.execute(attach.toString());
-      for (int i : fresh) {
-        checkpoint.reached(Step.ATTACHED, batch.get(i).child(), c);
-      }
-      List<ProvisioningException> problems = verify(c, batch, fresh, expected, state.plans);
-      for (ProvisioningException p : problems) {
-        if (p != null) {
-          throw p;
-        }
-      }
-      List<PostgresCatalog.AuditRow> rows = new ArrayList<>();
-      for (int i : fresh) {
-        Target t = batch.get(i);
-        rows.add(new PostgresCatalog.AuditRow(t.child().toString(), t.parent().toString(), expected.get(i)));
-      }
-      PostgresCatalog.audit(c, state.key, state.aggregate, "created", worker, rows);
-      c.commit();
-    } catch (SQLException | RuntimeException | ProvisioningException e) {
-      c.rollback();
-      throw e;
-    } finally {
-      c.setAutoCommit(true);
     }
+    for (int i : fresh) {
+      checkpoint.reached(Step.ATTACHED, batch.get(i).child(), c);
+    }
+    // verified while the transaction holds its locks: what it sees is what commits; the audit rows
+    // go in the same round trip, and roll back with everything else if verification fails
+    RoundTrip check = session.roundTrip();
+    Supplier<List<ProvisioningException>> problems = verify(check, batch, fresh, expected, state.plans);
+    List<PostgresCatalog.AuditRow> rows = new ArrayList<>();
+    for (int i : fresh) {
+      Target t = batch.get(i);
+      rows.add(new PostgresCatalog.AuditRow(t.child().toString(), t.parent().toString(), expected.get(i)));
+    }
+    PostgresCatalog.audit(check, state.key, state.aggregate, "created", worker, rows);
+    check.run();
+    for (ProvisioningException p : problems.get()) {
+      if (p != null) {
+        throw p;
+      }
+    }
+    session.commit();
     for (int i : fresh) {
       Target t = batch.get(i);
       if (moved[i] > 0) {
@@ -603,7 +631,6 @@ public final class PartitionProvisioner {
       }
       applied[i] = new Applied(true, keys.get(i), state.parents.get(t.parent()).rootTable(), moved[i]);
     }
-
     for (int i : fresh) {
       checkpoint.reached(Step.COMMITTED, batch.get(i).child(), c);
     }
@@ -680,43 +707,39 @@ public final class PartitionProvisioner {
     return afterAttach;
   }
 
-  /** The bounds as PostgreSQL prints them, in one query; a value not of its key's type rejects the command. */
-  private static List<String> expectedBounds(Connection c, List<Target> batch, List<PartitionKey> keys)
-      throws SQLException, ProvisioningException {
-    List<Object> bounds = batch.stream().map(t -> t.spec().getBound()).toList();
-    try {
-      return PostgresCatalog.expectedBoundExpressions(c, bounds, keys);
-    } catch (SQLException e) {
-      if (!isDataException(e)) {
-        throw e;
-      }
-      // which one: asked one by one (rare; the connection is in autocommit, nothing to roll back)
-      for (int i = 0; i < batch.size(); i++) {
-        try {
-          PostgresCatalog.expectedBoundExpression(c, bounds.get(i), keys.get(i));
-        } catch (SQLException one) {
-          if (isDataException(one)) {
-            Target t = batch.get(i);
-            throw ProvisioningException.rejected("INVALID_BOUND", "partition " + t.child() + ": bound "
-                + Bounds.describe(t.spec().getBound()) + " is not of " + t.parent() + "'s key type "
-                + keys.get(i).getTypes() + ": " + one.getMessage());
-          }
-          throw one;
+  /**
+   * Which bound of {@code batch} is not a value of its key's type, the round trip that printed them
+   * all having failed with {@code failure}: asked one by one (rare), in a fresh transaction.
+   */
+  private static ProvisioningException invalidBound(Connection c, List<Target> batch, List<PartitionKey> keys,
+      SQLException failure) throws SQLException {
+    for (int i = 0; i < batch.size(); i++) {
+      Target t = batch.get(i);
+      try {
+        PostgresCatalog.expectedBoundExpression(c, t.spec().getBound(), keys.get(i));
+      } catch (SQLException one) {
+        if (isDataException(one)) {
+          return ProvisioningException.rejected("INVALID_BOUND", "partition " + t.child() + ": bound "
+              + Bounds.describe(t.spec().getBound()) + " is not of " + t.parent() + "'s key type "
+              + keys.get(i).getTypes() + ": " + one.getMessage());
         }
+        throw one;
       }
-      throw ProvisioningException.rejected("INVALID_BOUND", "bounds are not values of their key types: "
-          + e.getMessage());
     }
+    return ProvisioningException.rejected("INVALID_BOUND", "bounds are not values of their key types: "
+        + failure.getMessage());
   }
 
   /**
    * Invariants 1 and 5 for the {@code fresh} partitions of a batch, in one catalog query: each
    * attached to its parent with the bound asked for, every index of the parent's template present,
    * valid, ready and attached, and (single-column range keys) meeting its neighbours without gap or
-   * overlap. Runs in the attaching transaction, so what it sees is what commits. One entry per fresh partition: null when it passed.
+   * overlap. Runs in the attaching transaction, so what it sees is what commits. Its query joins
+   * round trip {@code r}; once that ran, the supplier answers one entry per fresh partition: null
+   * when it passed.
    */
-  private static List<ProvisioningException> verify(Connection c, List<Target> batch, List<Integer> fresh,
-      List<String> expected, Map<QualifiedName, RangeCoverage.Plan> plans) throws SQLException {
+  private static Supplier<List<ProvisioningException>> verify(RoundTrip r, List<Target> batch, List<Integer> fresh,
+      List<String> expected, Map<QualifiedName, RangeCoverage.Plan> plans) {
     List<PostgresCatalog.AttachedQuery> queries = new ArrayList<>();
     List<RangeCoverage.Neighbours> around = new ArrayList<>();
     for (int i : fresh) {
@@ -728,13 +751,15 @@ public final class PartitionProvisioner {
           n.lower() == null ? null : n.lower().schema(), n.lower() == null ? null : n.lower().table(),
           n.upper() == null ? null : n.upper().schema(), n.upper() == null ? null : n.upper().table()));
     }
-    List<Optional<PostgresCatalog.Attached>> found = PostgresCatalog.attached(c, queries);
-    List<ProvisioningException> problems = new ArrayList<>();
-    for (int f = 0; f < fresh.size(); f++) {
-      Target t = batch.get(fresh.get(f));
-      problems.add(problem(t.parent(), t.child(), expected.get(fresh.get(f)), around.get(f), found.get(f)));
-    }
-    return problems;
+    RoundTrip.Result<List<Optional<PostgresCatalog.Attached>>> found = PostgresCatalog.attached(r, queries);
+    return () -> {
+      List<ProvisioningException> problems = new ArrayList<>();
+      for (int f = 0; f < fresh.size(); f++) {
+        Target t = batch.get(fresh.get(f));
+        problems.add(problem(t.parent(), t.child(), expected.get(fresh.get(f)), around.get(f), found.get().get(f)));
+      }
+      return problems;
+    };
   }
 
   private static ProvisioningException problem(QualifiedName parent, QualifiedName child, String expected,
