@@ -346,19 +346,15 @@ public final class PartitionProvisioner {
 
   private Result provision(List<Target> targets, CommandState state, CommandSession session)
       throws ProvisioningException {
-    // parents that exist now are planned (and a command that breaks coverage rejected) before any DDL
-    planCoverage(targets, state, true, session);
     List<Applied> applied = new ArrayList<>();
     List<ProvisioningException.PartitionKeyed> done = new ArrayList<>();
     int attemptsMax = 1;
     try {
       for (int from = 0; from < targets.size(); ) {
         List<Target> batch = batchFrom(targets, from);
-        if (batch.stream().anyMatch(t -> !state.plans.containsKey(t.parent()))) {
-          // a middle level an earlier transaction of this command created: its partitions can be planned now
-          planCoverage(targets, state, false, session);
-        }
-        RetryResult<List<Applied>> r = withRetries(batch.get(0).child(), () -> provisionBatch(batch, state, session));
+        List<Target> rest = targets.subList(from, targets.size());
+        RetryResult<List<Applied>> r = withRetries(batch.get(0).child(),
+            () -> provisionBatch(batch, rest, targets, state, session));
         attemptsMax = Math.max(attemptsMax, r.attempts());
         for (int i = 0; i < batch.size(); i++) {
           Applied a = r.value().get(i);
@@ -412,63 +408,28 @@ public final class PartitionProvisioner {
   }
 
   /**
-   * Plans the coverage of every parent of the command that is range-partitioned on one column and
-   * not planned yet — all of them, or only those that exist — rejecting the command if it would
-   * leave a gap or an overlap. Parents that do not exist (yet) get an empty plan later.
+   * Adds to {@code r} the coverage plan of every parent of the command that is known, range-partitioned
+   * on one column and not planned yet, with all the command's partitions of it; a parent of another
+   * kind gets an empty plan at once.
    */
-  private void planCoverage(List<Target> targets, CommandState state, boolean existingOnly, CommandSession session)
-      throws ProvisioningException {
-    Map<QualifiedName, RangeCoverage.Plan> plans = state.plans;
+  private static Map<QualifiedName, RoundTrip.Result<RangeCoverage.Plan>> plan(RoundTrip r, List<Target> targets,
+      CommandState state) {
     Map<QualifiedName, List<PartitionSpec>> byParent = new LinkedHashMap<>();
     for (Target t : targets) {
-      if (!plans.containsKey(t.parent())) {
+      if (!state.plans.containsKey(t.parent()) && state.parents.containsKey(t.parent())) {
         byParent.computeIfAbsent(t.parent(), p -> new ArrayList<>()).add(t.spec());
       }
     }
-    if (byParent.isEmpty()) {
-      return;
-    }
-    withRetries(byParent.keySet().iterator().next(), () -> {
-      try {
-        // what the parents are, read here once for the whole command, in the transaction's first round trip
-        RoundTrip read = session.roundTrip();
-        Map<QualifiedName, RoundTrip.Result<Optional<PostgresCatalog.Parent>>> parents = new LinkedHashMap<>();
-        for (QualifiedName p : byParent.keySet()) {
-          parents.put(p, PostgresCatalog.parent(read, p));
-        }
-        read.run();
-        for (Map.Entry<QualifiedName, List<PartitionSpec>> e : byParent.entrySet()) {
-          Optional<PostgresCatalog.Parent> parent = parents.get(e.getKey()).get();
-          parent.ifPresent(p -> state.parents.put(e.getKey(), p));
-          Optional<PartitionKey> key = parent.map(PostgresCatalog.Parent::key);
-          if (key.isEmpty() && existingOnly) {
-            continue;
-          }
-          if (key.isEmpty() || !RangeCoverage.applies(key.get())) {
-            plans.put(e.getKey(), new RangeCoverage.Plan(Map.of(), List.of()));
-            continue;
-          }
-          RangeCoverage.Plan plan;
-          try {
-            plan = RangeCoverage.plan(session.get(), e.getKey(), key.get(), e.getValue());
-          } catch (SQLException ex) {
-            if (isDataException(ex)) {
-              throw ProvisioningException.rejected("INVALID_BOUND", "bounds for " + e.getKey() + " are not values of"
-                  + " its key type " + key.get().getTypes() + ": " + ex.getMessage());
-            }
-            throw ex;
-          }
-          if (!plan.problems().isEmpty()) {
-            throw coverageRejection(e.getKey(), plan.problems());
-          }
-          plans.put(e.getKey(), plan);
-        }
-      } catch (SQLException e) {
-        session.abort(e);
-        throw e;
+    Map<QualifiedName, RoundTrip.Result<RangeCoverage.Plan>> plans = new LinkedHashMap<>();
+    for (Map.Entry<QualifiedName, List<PartitionSpec>> e : byParent.entrySet()) {
+      PartitionKey key = state.parents.get(e.getKey()).key();
+      if (RangeCoverage.applies(key)) {
+        plans.put(e.getKey(), RangeCoverage.plan(r, e.getKey(), key, e.getValue()));
+      } else {
+        state.plans.put(e.getKey(), new RangeCoverage.Plan(Map.of(), List.of()));
       }
-      return null;
-    });
+    }
+    return plans;
   }
 
   private static ProvisioningException coverageRejection(QualifiedName parent, List<PostgresCatalog.CoverageProblem> problems) {
@@ -481,10 +442,10 @@ public final class PartitionProvisioner {
     return e.getSQLState() != null && e.getSQLState().startsWith("22");
   }
 
-  private List<Applied> provisionBatch(List<Target> batch, CommandState state, CommandSession session)
-      throws SQLException, ProvisioningException {
+  private List<Applied> provisionBatch(List<Target> batch, List<Target> rest, List<Target> targets,
+      CommandState state, CommandSession session) throws SQLException, ProvisioningException {
     try {
-      return transaction(batch, state, session);
+      return transaction(batch, rest, targets, state, session);
     } catch (SQLException e) {
       session.abort(e);
       throw e;
@@ -495,32 +456,40 @@ public final class PartitionProvisioner {
   }
 
   /**
-   * One transaction for the partitions of {@code batch} (the command's session's transaction, which
-   * may have planned the coverage already), in a constant number of round trips: the catalog is read
-   * before any DDL (the bounds as PostgreSQL prints them and the partitions if they exist: one round
-   * trip), then all children are created in one multi-statement string, the DEFAULT partitions next
+   * One transaction for the partitions of {@code batch}, in a constant number of round trips. The
+   * catalog is read before any DDL: the parents not known yet of the command's partitions still to
+   * come ({@code rest}: once per command, and again for a middle level an earlier transaction of the
+   * command created), in the transaction's first round trip; then, in one more, the coverage plan of
+   * every parent known and not planned yet, for all the command's partitions of it (a command that
+   * would break coverage is rejected before its first DDL), the bounds as PostgreSQL prints them and
+   * whether the partitions exist. Then all children are created in one multi-statement string, the DEFAULT partitions next
    * to them locked and emptied of the new ranges, all of them attached, verified and audited in one
    * round trip, and committed once — so a parent's relcache is invalidated once per transaction
    * rather than once per partition, and a failure anywhere, verification included, leaves none of
    * them behind. The caller rolls back on failure.
    */
-  private List<Applied> transaction(List<Target> batch, CommandState state, CommandSession session)
-      throws SQLException, ProvisioningException {
-    Map<QualifiedName, RoundTrip.Result<Optional<PostgresCatalog.Parent>>> missing = new LinkedHashMap<>();
+  private List<Applied> transaction(List<Target> batch, List<Target> rest, List<Target> targets, CommandState state,
+      CommandSession session) throws SQLException, ProvisioningException {
+    Map<QualifiedName, RoundTrip.Result<Optional<PostgresCatalog.Parent>>> unknown = new LinkedHashMap<>();
     RoundTrip read = session.roundTrip();
-    for (Target t : batch) {
-      if (!state.parents.containsKey(t.parent()) && !missing.containsKey(t.parent())) {
-        missing.put(t.parent(), PostgresCatalog.parent(read, t.parent()));
+    for (Target t : rest) {
+      if (!state.parents.containsKey(t.parent()) && !unknown.containsKey(t.parent())) {
+        unknown.put(t.parent(), PostgresCatalog.parent(read, t.parent()));
       }
     }
-    if (!missing.isEmpty()) {
+    if (!unknown.isEmpty()) {
       read.run();
       read = session.roundTrip();
-      for (Map.Entry<QualifiedName, RoundTrip.Result<Optional<PostgresCatalog.Parent>>> m : missing.entrySet()) {
-        state.parents.put(m.getKey(), m.getValue().get().orElseThrow(() -> ProvisioningException.rejected(
-            "UNKNOWN_TABLE", "table " + m.getKey() + " does not exist or is not partitioned")));
+      // a parent that does not exist (yet) may be created by an earlier transaction of the command
+      unknown.forEach((name, parent) -> parent.get().ifPresent(p -> state.parents.put(name, p)));
+    }
+    for (Target t : batch) {
+      if (!state.parents.containsKey(t.parent())) {
+        throw ProvisioningException.rejected("UNKNOWN_TABLE", "table " + t.parent()
+            + " does not exist or is not partitioned");
       }
     }
+    Map<QualifiedName, RoundTrip.Result<RangeCoverage.Plan>> planned = plan(read, targets, state);
     List<PartitionKey> keys = new ArrayList<>();
     for (Target t : batch) {
       PartitionKey k = state.parents.get(t.parent()).key();
@@ -539,6 +508,12 @@ public final class PartitionProvisioner {
       }
       session.abort(e);
       throw invalidBound(session.get(), batch, keys, e);
+    }
+    for (Map.Entry<QualifiedName, RoundTrip.Result<RangeCoverage.Plan>> p : planned.entrySet()) {
+      if (!p.getValue().get().problems().isEmpty()) {
+        throw coverageRejection(p.getKey(), p.getValue().get().problems());
+      }
+      state.plans.put(p.getKey(), p.getValue().get());
     }
     List<String> expected = printed.get();
     List<Optional<PostgresCatalog.ExistingTable>> existing = found.get();

@@ -6,10 +6,6 @@ import dev.partwright.schemas.PartitionSpec;
 import dev.partwright.schemas.RangeBound;
 import dev.partwright.schemas.Strategy;
 import dev.partwright.schemas.Unbounded;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -73,7 +69,7 @@ final class RangeCoverage {
    * not two well-formed values (a text value holding that very string) — and cast to the key's type.
    * Each step is {@code MATERIALIZED}: inlined, the printing would be repeated for every reference.
    */
-  static Plan plan(Connection c, QualifiedName parent, PartitionKey key, List<PartitionSpec> planned) throws SQLException {
+  static RoundTrip.Result<Plan> plan(RoundTrip trip, QualifiedName parent, PartitionKey key, List<PartitionSpec> planned) {
     List<String> schemas = new ArrayList<>();
     List<String> tables = new ArrayList<>();
     List<String> lows = new ArrayList<>();
@@ -86,35 +82,28 @@ final class RangeCoverage {
         highs.add(text(r.getTo().get(0)));
       }
     }
-    Map<String, Neighbours> neighbours = new HashMap<>();
-    List<PostgresCatalog.CoverageProblem> problems = new ArrayList<>();
-    try (PreparedStatement ps = c.prepareStatement(planQuery(key.getTypes().get(0)))) {
-      ps.setString(1, parent.schema().name());
-      ps.setString(2, parent.table().name());
-      ps.setString(3, BOUND_PATTERN);
-      ps.setArray(4, c.createArrayOf("text", schemas.toArray()));
-      ps.setArray(5, c.createArrayOf("text", tables.toArray()));
-      ps.setArray(6, c.createArrayOf("text", schemas.toArray()));
-      ps.setArray(7, c.createArrayOf("text", tables.toArray()));
-      ps.setArray(8, c.createArrayOf("text", lows.toArray()));
-      ps.setArray(9, c.createArrayOf("text", highs.toArray()));
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          Neighbour self = new Neighbour(rs.getString(1), rs.getString(2), rs.getBoolean(3));
-          Neighbour prev = rs.getString(5) == null ? null : new Neighbour(rs.getString(4), rs.getString(5), rs.getBoolean(6));
-          Neighbour next = rs.getString(8) == null ? null : new Neighbour(rs.getString(7), rs.getString(8), rs.getBoolean(9));
-          String problem = rs.getString(10);
-          // a problem belongs to the command when one of the two sides is the command's
-          if (problem != null && (self.planned() || prev.planned())) {
-            problems.add(new PostgresCatalog.CoverageProblem(prev.qualified(), self.qualified(), problem));
-          }
-          if (self.planned()) {
-            neighbours.put(self.qualified(), new Neighbours(prev, next));
-          }
+    String[] names = tables.toArray(String[]::new);
+    String[] spaces = schemas.toArray(String[]::new);
+    List<Object> params = List.of(parent.schema().name(), parent.table().name(), BOUND_PATTERN, spaces, names, spaces,
+        names, lows.toArray(String[]::new), highs.toArray(String[]::new));
+    return trip.query(planQuery(key.getTypes().get(0)), params, rs -> {
+      Map<String, Neighbours> neighbours = new HashMap<>();
+      List<PostgresCatalog.CoverageProblem> problems = new ArrayList<>();
+      while (rs.next()) {
+        Neighbour self = new Neighbour(rs.getString(1), rs.getString(2), rs.getBoolean(3));
+        Neighbour prev = rs.getString(5) == null ? null : new Neighbour(rs.getString(4), rs.getString(5), rs.getBoolean(6));
+        Neighbour next = rs.getString(8) == null ? null : new Neighbour(rs.getString(7), rs.getString(8), rs.getBoolean(9));
+        String problem = rs.getString(10);
+        // a problem belongs to the command when one of the two sides is the command's
+        if (problem != null && (self.planned() || prev.planned())) {
+          problems.add(new PostgresCatalog.CoverageProblem(prev.qualified(), self.qualified(), problem));
+        }
+        if (self.planned()) {
+          neighbours.put(self.qualified(), new Neighbours(prev, next));
         }
       }
-    }
-    return new Plan(neighbours, problems);
+      return new Plan(neighbours, problems);
+    });
   }
 
   /** SQL: whether a printed value is MINVALUE, MAXVALUE or one whole quoted literal (every quote inside it doubled). */
