@@ -505,8 +505,6 @@ public final class ProvisioningWorker implements AutoCloseable {
   private Object failureOutcome(String key, ProvisioningException e) {
     return switch (e.kind()) {
       case REJECTED -> Rejected.newBuilder().setIdempotencyKey(key).setCode(e.code()).setReason(e.getMessage()).build();
-      case ROLLED_BACK -> RolledBack.newBuilder().setIdempotencyKey(key).setDropped(e.dropped())
-          .setReason(e.code() + ": " + e.getMessage()).build();
       case RETRYABLE, FAILED -> Failed.newBuilder()
           .setIdempotencyKey(key)
           .setRetryable(e.kind() == ProvisioningException.Kind.RETRYABLE)

@@ -10,6 +10,8 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import dev.partwright.connectors.postgres.PartitionProvisioner;
 import dev.partwright.connectors.postgres.ProvisioningException;
 import dev.partwright.schemas.PartitionSpec;
+import dev.partwright.schemas.RangeBound;
+import dev.partwright.schemas.TextValue;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -131,5 +133,23 @@ class CoverageTest {
 
     assertThat(db.tree("ids")).hasSize(3);
     assertThat(e.code()).isEqualTo("COVERAGE_GAP");
+  }
+
+  @Test
+  void textBoundsHoldingTheSeparatorOfTheirPrintedFormAreStillReadRight() throws Exception {
+    // printed "FOR VALUES FROM ('a) TO (b') TO ('c''d')": the first ") TO (" is inside the lower value
+    db.exec("CREATE TABLE ${s}.names (name text NOT NULL) PARTITION BY RANGE (name)",
+        "CREATE TABLE ${s}.names_a PARTITION OF ${s}.names FOR VALUES FROM ('a) TO (b') TO ('c''d')");
+
+    provisioner.provision(provision("*/" + db.q("names"), spec(db.q("names"), db.name, "names_c", texts("c'd", "e"))));
+    // 'b' lies inside [a) TO (b, c'd): an overlap only a correct reading of names_a's bound can see
+    ProvisioningException e = rejected("names", List.of(spec(db.q("names"), db.name, "names_b", texts("b", "c'd"))));
+
+    assertThat(e.code()).isEqualTo("COVERAGE_OVERLAP");
+    assertThat(db.tree("names")).hasSize(2);
+  }
+
+  private static RangeBound texts(String from, String to) {
+    return new RangeBound(List.of(new TextValue(from)), List.of(new TextValue(to)));
   }
 }

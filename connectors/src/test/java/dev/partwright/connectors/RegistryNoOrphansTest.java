@@ -15,11 +15,11 @@ import dev.partwright.embedded.EmbeddedRedis;
 import dev.partwright.router.PartitionNotFoundException;
 import dev.partwright.router.PartitionRouter;
 import dev.partwright.router.RedisBoundarySource;
+import dev.partwright.schemas.Failed;
 import dev.partwright.schemas.ProvisionPartitions;
 import dev.partwright.schemas.Provisioned;
 import dev.partwright.schemas.RetirePartitions;
 import dev.partwright.schemas.Retired;
-import dev.partwright.schemas.RolledBack;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -34,8 +34,8 @@ import redis.clients.jedis.RedisClient;
 /**
  * Invariant 6 for the metadata registry, with the real pipeline's far end: a worker provisioning on
  * PostgreSQL and announcing on its boundary topic, the registry sink writing Redis, and a router
- * bootstrapped from Redis alone. After a provisioning, a verification failure that is rolled back
- * (never announced) and a retirement, the registry holds exactly the partitions {@code pg_inherits}
+ * bootstrapped from Redis alone. After a provisioning, a verification failure that rolls its
+ * transaction back (never committed, never announced) and a retirement, the registry holds exactly the partitions {@code pg_inherits}
  * has, the retired one is gone, and the Redis-fed router puts rows where PostgreSQL's tuple routing does.
  */
 class RegistryNoOrphansTest {
@@ -60,7 +60,8 @@ class RegistryNoOrphansTest {
       String broken = db.q("events_p3");
       // what a failed index build looks like to the catalog, for one partition only
       PartitionProvisioner provisioner = db.provisioner(TestSchema.fastLimits(), (step, partition, c) -> {
-        if (step == PartitionProvisioner.Step.COMMITTED && partition.toString().equals(broken)) {
+        // inside the attaching transaction, before verification
+        if (step == PartitionProvisioner.Step.ATTACHED && partition.toString().equals(broken)) {
           try (Statement s = c.createStatement()) {
             s.execute("UPDATE pg_index SET indisvalid = false WHERE indrelid = '" + broken + "'::regclass");
           }
@@ -78,8 +79,10 @@ class RegistryNoOrphansTest {
         kafka.send(aggregate, three);
         outcomes.first(o -> o instanceof Provisioned p && p.getIdempotencyKey().equals(three.getHeader().getIdempotencyKey()),
             Duration.ofSeconds(60));
-        kafka.send(aggregate, provision(aggregate, spec(parent, db.name, "events_p3", day(3))));
-        outcomes.first(o -> o instanceof RolledBack r && r.getDropped().contains(broken), Duration.ofSeconds(60));
+        ProvisionPartitions fourth = provision(aggregate, spec(parent, db.name, "events_p3", day(3)));
+        kafka.send(aggregate, fourth);
+        outcomes.first(o -> o instanceof Failed f && f.getIdempotencyKey().equals(fourth.getHeader().getIdempotencyKey())
+            && f.getCreated().isEmpty() && f.getReason().contains(broken), Duration.ofSeconds(60));
         RetirePartitions retirement = retire(aggregate, null, db.q("events_p0"));
         kafka.send(aggregate, retirement);
         // a retirement is answered with Retired (h-store), no longer with RolledBack

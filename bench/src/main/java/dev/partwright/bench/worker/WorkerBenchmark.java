@@ -36,8 +36,8 @@ import javax.sql.DataSource;
  * <ol>
  *   <li><b>throughput</b>: partitions per second through {@link PartitionProvisioner} — commands of
  *       {@code --command-size} daily partitions: coverage plan, standalone create with the parent's
- *       2-index template, ATTACH, verification (bound, indexes, contiguity) in the transaction and
- *       after commit, audit rows — vs. the plain JDBC loop the issue names (one transaction per
+ *       2-index template, ATTACH, verification (bound, indexes, contiguity) in the transaction
+ *       before its commit, audit rows — vs. the plain JDBC loop the issue names (one transaction per
  *       partition, {@code CREATE TABLE ... PARTITION OF} + {@code CREATE INDEX} for the same two
  *       indexes, on a parent without the template), the same loop on a parent with the template
  *       ({@code PARTITION OF} builds and attaches the indexes itself: the same end state as ours),

@@ -28,6 +28,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.StringJoiner;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,9 +44,10 @@ import org.slf4j.LoggerFactory;
  * comment); rows of the new ranges waiting in the parent's DEFAULT partition are moved into them;
  * they are attached (SHARE UPDATE EXCLUSIVE on the parent: inserts and reads go on), verified
  * (bound, indexes, meeting their neighbours) and recorded in {@code partwright.provisioning_log} —
- * then committed once. Any failure before the commit rolls all of it back, so no half-made table
- * survives; a verification failure after the commit detaches and drops the failing partition
- * again. Every statement runs under {@code lock_timeout} and {@code statement_timeout}; lock
+ * then committed once. Verification runs after ATTACH inside the transaction, while its locks are
+ * held, so it judges exactly what commits; any failure before the commit — verification included —
+ * rolls all of it back, so no half-made table survives and nothing unverified is announced. Every
+ * statement runs under {@code lock_timeout} and {@code statement_timeout}; lock
  * timeouts, deadlocks and lost connections are retried with exponential backoff and jitter, a
  * bounded number of times.
  *
@@ -113,7 +115,7 @@ public final class PartitionProvisioner {
     LOCKED,
     /** Attached, not yet verified nor committed. */
     ATTACHED,
-    /** Committed; the post-commit verification is next. */
+    /** Committed (and verified before the commit); the partitions are reported next. */
     COMMITTED,
     /** A retryable failure (lock timeout, deadlock, lost connection); the backoff sleep is next. No connection. */
     BACKING_OFF
@@ -319,7 +321,7 @@ public final class PartitionProvisioner {
     String aggregate = command.getHeader().getAggregateId();
     List<Target> targets = validate(command);
     CommandState state = new CommandState(key, aggregate);
-    try (CommandSession session = new CommandSession(this::open)) {
+    try (CommandSession session = new CommandSession(dataSource, limits.lockTimeout(), limits.statementTimeout())) {
       return provision(targets, state, session);
     }
   }
@@ -344,19 +346,15 @@ public final class PartitionProvisioner {
 
   private Result provision(List<Target> targets, CommandState state, CommandSession session)
       throws ProvisioningException {
-    // parents that exist now are planned (and a command that breaks coverage rejected) before any DDL
-    planCoverage(targets, state, true, session);
     List<Applied> applied = new ArrayList<>();
     List<ProvisioningException.PartitionKeyed> done = new ArrayList<>();
     int attemptsMax = 1;
     try {
       for (int from = 0; from < targets.size(); ) {
         List<Target> batch = batchFrom(targets, from);
-        if (batch.stream().anyMatch(t -> !state.plans.containsKey(t.parent()))) {
-          // a middle level an earlier transaction of this command created: its partitions can be planned now
-          planCoverage(targets, state, false, session);
-        }
-        RetryResult<List<Applied>> r = withRetries(batch.get(0).child(), () -> provisionBatch(batch, state, session));
+        List<Target> rest = targets.subList(from, targets.size());
+        RetryResult<List<Applied>> r = withRetries(batch.get(0).child(),
+            () -> provisionBatch(batch, rest, targets, state, session));
         attemptsMax = Math.max(attemptsMax, r.attempts());
         for (int i = 0; i < batch.size(); i++) {
           Applied a = r.value().get(i);
@@ -410,58 +408,28 @@ public final class PartitionProvisioner {
   }
 
   /**
-   * Plans the coverage of every parent of the command that is range-partitioned on one column and
-   * not planned yet — all of them, or only those that exist — rejecting the command if it would
-   * leave a gap or an overlap. Parents that do not exist (yet) get an empty plan later.
+   * Adds to {@code r} the coverage plan of every parent of the command that is known, range-partitioned
+   * on one column and not planned yet, with all the command's partitions of it; a parent of another
+   * kind gets an empty plan at once.
    */
-  private void planCoverage(List<Target> targets, CommandState state, boolean existingOnly, CommandSession session)
-      throws ProvisioningException {
-    Map<QualifiedName, RangeCoverage.Plan> plans = state.plans;
+  private static Map<QualifiedName, RoundTrip.Result<RangeCoverage.Plan>> plan(RoundTrip r, List<Target> targets,
+      CommandState state) {
     Map<QualifiedName, List<PartitionSpec>> byParent = new LinkedHashMap<>();
     for (Target t : targets) {
-      if (!plans.containsKey(t.parent())) {
+      if (!state.plans.containsKey(t.parent()) && state.parents.containsKey(t.parent())) {
         byParent.computeIfAbsent(t.parent(), p -> new ArrayList<>()).add(t.spec());
       }
     }
-    if (byParent.isEmpty()) {
-      return;
-    }
-    withRetries(byParent.keySet().iterator().next(), () -> {
-      Connection c = session.get();
-      try {
-        for (Map.Entry<QualifiedName, List<PartitionSpec>> e : byParent.entrySet()) {
-          // what the parent is, read here once for the whole command
-          Optional<PostgresCatalog.Parent> parent = PostgresCatalog.parent(c, e.getKey());
-          parent.ifPresent(p -> state.parents.put(e.getKey(), p));
-          Optional<PartitionKey> key = parent.map(PostgresCatalog.Parent::key);
-          if (key.isEmpty() && existingOnly) {
-            continue;
-          }
-          if (key.isEmpty() || !RangeCoverage.applies(key.get())) {
-            plans.put(e.getKey(), new RangeCoverage.Plan(Map.of(), List.of()));
-            continue;
-          }
-          RangeCoverage.Plan plan;
-          try {
-            plan = RangeCoverage.plan(c, e.getKey(), key.get(), e.getValue());
-          } catch (SQLException ex) {
-            if (isDataException(ex)) {
-              throw ProvisioningException.rejected("INVALID_BOUND", "bounds for " + e.getKey() + " are not values of"
-                  + " its key type " + key.get().getTypes() + ": " + ex.getMessage());
-            }
-            throw ex;
-          }
-          if (!plan.problems().isEmpty()) {
-            throw coverageRejection(e.getKey(), plan.problems());
-          }
-          plans.put(e.getKey(), plan);
-        }
-      } catch (SQLException e) {
-        session.failed(e);
-        throw e;
+    Map<QualifiedName, RoundTrip.Result<RangeCoverage.Plan>> plans = new LinkedHashMap<>();
+    for (Map.Entry<QualifiedName, List<PartitionSpec>> e : byParent.entrySet()) {
+      PartitionKey key = state.parents.get(e.getKey()).key();
+      if (RangeCoverage.applies(key)) {
+        plans.put(e.getKey(), RangeCoverage.plan(r, e.getKey(), key, e.getValue()));
+      } else {
+        state.plans.put(e.getKey(), new RangeCoverage.Plan(Map.of(), List.of()));
       }
-      return null;
-    });
+    }
+    return plans;
   }
 
   private static ProvisioningException coverageRejection(QualifiedName parent, List<PostgresCatalog.CoverageProblem> problems) {
@@ -474,43 +442,81 @@ public final class PartitionProvisioner {
     return e.getSQLState() != null && e.getSQLState().startsWith("22");
   }
 
-  private List<Applied> provisionBatch(List<Target> batch, CommandState state, CommandSession session)
-      throws SQLException, ProvisioningException {
+  private List<Applied> provisionBatch(List<Target> batch, List<Target> rest, List<Target> targets,
+      CommandState state, CommandSession session) throws SQLException, ProvisioningException {
     try {
-      return provisionBatch(batch, state, session.get());
+      return transaction(batch, rest, targets, state, session);
     } catch (SQLException e) {
-      session.failed(e);
+      session.abort(e);
+      throw e;
+    } catch (RuntimeException | ProvisioningException e) {
+      session.abort(null);
       throw e;
     }
   }
 
   /**
-   * One transaction for the partitions of {@code batch}, in a constant number of round trips: the
-   * catalog is read before any DDL (parents, the partitions if they exist, the bounds as PostgreSQL
-   * prints them: one query each), then all children are created in one multi-statement string, the
-   * DEFAULT partitions next to them locked and emptied of the new ranges, all of them attached,
-   * verified in one catalog query, audited in one insert, and committed once — so a parent's
-   * relcache is invalidated once per transaction rather than once per partition, and a failure
-   * anywhere leaves none of them behind.
+   * One transaction for the partitions of {@code batch}, in a constant number of round trips. The
+   * catalog is read before any DDL: the parents not known yet of the command's partitions still to
+   * come ({@code rest}: once per command, and again for a middle level an earlier transaction of the
+   * command created), in the transaction's first round trip; then, in one more, the coverage plan of
+   * every parent known and not planned yet, for all the command's partitions of it (a command that
+   * would break coverage is rejected before its first DDL), the bounds as PostgreSQL prints them and
+   * whether the partitions exist. Then all children are created in one multi-statement string, the DEFAULT partitions next
+   * to them locked and emptied of the new ranges, all of them attached, verified and audited in one
+   * round trip, and committed once — so a parent's relcache is invalidated once per transaction
+   * rather than once per partition, and a failure anywhere, verification included, leaves none of
+   * them behind. The caller rolls back on failure.
    */
-  private List<Applied> provisionBatch(List<Target> batch, CommandState state, Connection c)
-      throws SQLException, ProvisioningException {
-    for (Target t : batch) {
-      if (!state.parents.containsKey(t.parent())) {
-        PostgresCatalog.Parent parent = PostgresCatalog.parent(c, t.parent()).orElseThrow(() ->
-            ProvisioningException.rejected("UNKNOWN_TABLE", "table " + t.parent() + " does not exist or is not partitioned"));
-        state.parents.put(t.parent(), parent);
+  private List<Applied> transaction(List<Target> batch, List<Target> rest, List<Target> targets, CommandState state,
+      CommandSession session) throws SQLException, ProvisioningException {
+    Map<QualifiedName, RoundTrip.Result<Optional<PostgresCatalog.Parent>>> unknown = new LinkedHashMap<>();
+    RoundTrip read = session.roundTrip();
+    for (Target t : rest) {
+      if (!state.parents.containsKey(t.parent()) && !unknown.containsKey(t.parent())) {
+        unknown.put(t.parent(), PostgresCatalog.parent(read, t.parent()));
       }
     }
+    if (!unknown.isEmpty()) {
+      read.run();
+      read = session.roundTrip();
+      // a parent that does not exist (yet) may be created by an earlier transaction of the command
+      unknown.forEach((name, parent) -> parent.get().ifPresent(p -> state.parents.put(name, p)));
+    }
+    for (Target t : batch) {
+      if (!state.parents.containsKey(t.parent())) {
+        throw ProvisioningException.rejected("UNKNOWN_TABLE", "table " + t.parent()
+            + " does not exist or is not partitioned");
+      }
+    }
+    Map<QualifiedName, RoundTrip.Result<RangeCoverage.Plan>> planned = plan(read, targets, state);
     List<PartitionKey> keys = new ArrayList<>();
     for (Target t : batch) {
       PartitionKey k = state.parents.get(t.parent()).key();
       checkBoundAgainstKey(t.parent(), t.child(), t.spec().getBound(), k);
       keys.add(k);
     }
-    List<String> expected = expectedBounds(c, batch, keys);
-    List<Optional<PostgresCatalog.ExistingTable>> existing =
-        PostgresCatalog.existing(c, batch.stream().map(Target::child).toList());
+    RoundTrip.Result<List<String>> printed =
+        PostgresCatalog.expectedBoundExpressions(read, batch.stream().map(t -> t.spec().getBound()).toList(), keys);
+    RoundTrip.Result<List<Optional<PostgresCatalog.ExistingTable>>> found =
+        PostgresCatalog.existing(read, batch.stream().map(Target::child).toList());
+    try {
+      read.run();
+    } catch (SQLException e) {
+      if (!isDataException(e)) {
+        throw e;
+      }
+      session.abort(e);
+      throw invalidBound(session.get(), batch, keys, e);
+    }
+    for (Map.Entry<QualifiedName, RoundTrip.Result<RangeCoverage.Plan>> p : planned.entrySet()) {
+      if (!p.getValue().get().problems().isEmpty()) {
+        throw coverageRejection(p.getKey(), p.getValue().get().problems());
+      }
+      state.plans.put(p.getKey(), p.getValue().get());
+    }
+    List<String> expected = printed.get();
+    List<Optional<PostgresCatalog.ExistingTable>> existing = found.get();
 
     Applied[] applied = new Applied[batch.size()];
     List<Integer> fresh = new ArrayList<>();
@@ -539,9 +545,8 @@ public final class PartitionProvisioner {
     }
 
     long[] moved = new long[batch.size()];
-    c.setAutoCommit(false);
+    Connection c = session.get();
     try (Statement s = c.createStatement()) {
-      // the connection's session already carries lock_timeout and statement_timeout (open())
       StringJoiner creates = new StringJoiner("; ");
       for (int i : fresh) {
         Target t = batch.get(i);
@@ -572,28 +577,27 @@ public final class PartitionProvisioner {
         }
       }
       s.execute(attach.toString());
-      for (int i : fresh) {
-        checkpoint.reached(Step.ATTACHED, batch.get(i).child(), c);
-      }
-      List<ProvisioningException> problems = verify(c, batch, fresh, expected, state.plans);
-      for (ProvisioningException p : problems) {
-        if (p != null) {
-          throw p;
-        }
-      }
-      List<PostgresCatalog.AuditRow> rows = new ArrayList<>();
-      for (int i : fresh) {
-        Target t = batch.get(i);
-        rows.add(new PostgresCatalog.AuditRow(t.child().toString(), t.parent().toString(), expected.get(i)));
-      }
-      PostgresCatalog.audit(c, state.key, state.aggregate, "created", worker, rows);
-      c.commit();
-    } catch (SQLException | RuntimeException | ProvisioningException e) {
-      c.rollback();
-      throw e;
-    } finally {
-      c.setAutoCommit(true);
     }
+    for (int i : fresh) {
+      checkpoint.reached(Step.ATTACHED, batch.get(i).child(), c);
+    }
+    // verified while the transaction holds its locks: what it sees is what commits; the audit rows
+    // go in the same round trip, and roll back with everything else if verification fails
+    RoundTrip check = session.roundTrip();
+    Supplier<List<ProvisioningException>> problems = verify(check, batch, fresh, expected, state.plans);
+    List<PostgresCatalog.AuditRow> rows = new ArrayList<>();
+    for (int i : fresh) {
+      Target t = batch.get(i);
+      rows.add(new PostgresCatalog.AuditRow(t.child().toString(), t.parent().toString(), expected.get(i)));
+    }
+    PostgresCatalog.audit(check, state.key, state.aggregate, "created", worker, rows);
+    check.run();
+    for (ProvisioningException p : problems.get()) {
+      if (p != null) {
+        throw p;
+      }
+    }
+    session.commit();
     for (int i : fresh) {
       Target t = batch.get(i);
       if (moved[i] > 0) {
@@ -602,28 +606,8 @@ public final class PartitionProvisioner {
       }
       applied[i] = new Applied(true, keys.get(i), state.parents.get(t.parent()).rootTable(), moved[i]);
     }
-
     for (int i : fresh) {
       checkpoint.reached(Step.COMMITTED, batch.get(i).child(), c);
-    }
-    List<ProvisioningException> problems = verify(c, batch, fresh, expected, null);
-    ProvisioningException first = null;
-    List<String> dropped = new ArrayList<>();
-    List<ProvisioningException.PartitionKeyed> kept = new ArrayList<>();
-    for (int f = 0; f < fresh.size(); f++) {
-      Target t = batch.get(fresh.get(f));
-      Applied a = applied[fresh.get(f)];
-      if (problems.get(f) == null) {
-        kept.add(new ProvisioningException.PartitionKeyed(t.spec(), a.parentKey(), a.rootTable()));
-        continue;
-      }
-      LOG.warn("{} failed verification after commit, rolling it back: {}", t.child(), problems.get(f).getMessage());
-      rollBackCreated(t.child(), t.parent(), state.key, state.aggregate);
-      dropped.add(t.child().toString());
-      first = first == null ? problems.get(f) : first;
-    }
-    if (first != null) {
-      throw ProvisioningException.rolledBack(first, dropped).withCreated(kept);
     }
     return List.of(applied);
   }
@@ -698,61 +682,59 @@ public final class PartitionProvisioner {
     return afterAttach;
   }
 
-  /** The bounds as PostgreSQL prints them, in one query; a value not of its key's type rejects the command. */
-  private static List<String> expectedBounds(Connection c, List<Target> batch, List<PartitionKey> keys)
-      throws SQLException, ProvisioningException {
-    List<Object> bounds = batch.stream().map(t -> t.spec().getBound()).toList();
-    try {
-      return PostgresCatalog.expectedBoundExpressions(c, bounds, keys);
-    } catch (SQLException e) {
-      if (!isDataException(e)) {
-        throw e;
-      }
-      // which one: asked one by one (rare; the connection is in autocommit, nothing to roll back)
-      for (int i = 0; i < batch.size(); i++) {
-        try {
-          PostgresCatalog.expectedBoundExpression(c, bounds.get(i), keys.get(i));
-        } catch (SQLException one) {
-          if (isDataException(one)) {
-            Target t = batch.get(i);
-            throw ProvisioningException.rejected("INVALID_BOUND", "partition " + t.child() + ": bound "
-                + Bounds.describe(t.spec().getBound()) + " is not of " + t.parent() + "'s key type "
-                + keys.get(i).getTypes() + ": " + one.getMessage());
-          }
-          throw one;
+  /**
+   * Which bound of {@code batch} is not a value of its key's type, the round trip that printed them
+   * all having failed with {@code failure}: asked one by one (rare), in a fresh transaction.
+   */
+  private static ProvisioningException invalidBound(Connection c, List<Target> batch, List<PartitionKey> keys,
+      SQLException failure) throws SQLException {
+    for (int i = 0; i < batch.size(); i++) {
+      Target t = batch.get(i);
+      try {
+        PostgresCatalog.expectedBoundExpression(c, t.spec().getBound(), keys.get(i));
+      } catch (SQLException one) {
+        if (isDataException(one)) {
+          return ProvisioningException.rejected("INVALID_BOUND", "partition " + t.child() + ": bound "
+              + Bounds.describe(t.spec().getBound()) + " is not of " + t.parent() + "'s key type "
+              + keys.get(i).getTypes() + ": " + one.getMessage());
         }
+        throw one;
       }
-      throw ProvisioningException.rejected("INVALID_BOUND", "bounds are not values of their key types: "
-          + e.getMessage());
     }
+    return ProvisioningException.rejected("INVALID_BOUND", "bounds are not values of their key types: "
+        + failure.getMessage());
   }
 
   /**
    * Invariants 1 and 5 for the {@code fresh} partitions of a batch, in one catalog query: each
    * attached to its parent with the bound asked for, every index of the parent's template present,
-   * valid, ready and attached, and (range keys, with {@code plans}) meeting its neighbours without
-   * gap or overlap. One entry per fresh partition: null when it passed.
+   * valid, ready and attached, and (single-column range keys) meeting its neighbours without gap or
+   * overlap. Runs in the attaching transaction, so what it sees is what commits. Its query joins
+   * round trip {@code r}; once that ran, the supplier answers one entry per fresh partition: null
+   * when it passed.
    */
-  private static List<ProvisioningException> verify(Connection c, List<Target> batch, List<Integer> fresh,
-      List<String> expected, Map<QualifiedName, RangeCoverage.Plan> plans) throws SQLException {
+  private static Supplier<List<ProvisioningException>> verify(RoundTrip r, List<Target> batch, List<Integer> fresh,
+      List<String> expected, Map<QualifiedName, RangeCoverage.Plan> plans) {
     List<PostgresCatalog.AttachedQuery> queries = new ArrayList<>();
     List<RangeCoverage.Neighbours> around = new ArrayList<>();
     for (int i : fresh) {
       Target t = batch.get(i);
-      RangeCoverage.Plan plan = plans == null ? null : plans.get(t.parent());
+      RangeCoverage.Plan plan = plans.get(t.parent());
       RangeCoverage.Neighbours n = plan == null ? RangeCoverage.Neighbours.NONE : plan.of(t.child().toString());
       around.add(n);
       queries.add(new PostgresCatalog.AttachedQuery(t.child(), t.parent(),
           n.lower() == null ? null : n.lower().schema(), n.lower() == null ? null : n.lower().table(),
           n.upper() == null ? null : n.upper().schema(), n.upper() == null ? null : n.upper().table()));
     }
-    List<Optional<PostgresCatalog.Attached>> found = PostgresCatalog.attached(c, queries);
-    List<ProvisioningException> problems = new ArrayList<>();
-    for (int f = 0; f < fresh.size(); f++) {
-      Target t = batch.get(fresh.get(f));
-      problems.add(problem(t.parent(), t.child(), expected.get(fresh.get(f)), around.get(f), found.get(f)));
-    }
-    return problems;
+    RoundTrip.Result<List<Optional<PostgresCatalog.Attached>>> found = PostgresCatalog.attached(r, queries);
+    return () -> {
+      List<ProvisioningException> problems = new ArrayList<>();
+      for (int f = 0; f < fresh.size(); f++) {
+        Target t = batch.get(fresh.get(f));
+        problems.add(problem(t.parent(), t.child(), expected.get(fresh.get(f)), around.get(f), found.get().get(f)));
+      }
+      return problems;
+    };
   }
 
   private static ProvisioningException problem(QualifiedName parent, QualifiedName child, String expected,
@@ -772,38 +754,6 @@ public final class PartitionProvisioner {
     List<PostgresCatalog.CoverageProblem> problems =
         RangeCoverage.meets(child.toString(), t.boundExpression(), around, t.lowerBound(), t.upperBound());
     return problems.isEmpty() ? null : coverageRejection(parent, problems);
-  }
-
-  /**
-   * Undoes a committed partition that failed verification: detach (plain, under lock_timeout: it is
-   * seconds old and a concurrent detach is refused next to a DEFAULT), re-route any row that already
-   * arrived through the parent (to DEFAULT or a sibling), drop, audit — one transaction. If the rows
-   * have nowhere to go the whole transaction rolls back and the partition stays: losing rows is worse.
-   */
-  private void rollBackCreated(QualifiedName child, QualifiedName parent, String key, String aggregate)
-      throws ProvisioningException {
-    withRetries(child, () -> {
-      try (Connection c = open()) {
-        c.setAutoCommit(false);
-        try (Statement s = c.createStatement()) {
-          s.execute(Ddl.setLocal("lock_timeout", limits.lockTimeout().toMillis()));
-          s.execute(Ddl.setLocal("statement_timeout", limits.statementTimeout().toMillis()));
-          s.execute(Ddl.detach(parent, child, Ddl.DetachMode.PLAIN));
-          if (PostgresCatalog.anyRow(c, child)) {
-            s.executeUpdate(Ddl.reinsertThrough(child, parent, PostgresCatalog.insertableColumns(c, parent)));
-          }
-          s.execute(Ddl.drop(child));
-          PostgresCatalog.audit(c, key, aggregate, child, parent, "", "rolled_back", worker);
-          c.commit();
-          return null;
-        } catch (SQLException | RuntimeException e) {
-          c.rollback();
-          throw e;
-        } finally {
-          c.setAutoCommit(true);
-        }
-      }
-    });
   }
 
   /** The comment every created table carries: proof for the orphan sweep, and a pointer for operators. */

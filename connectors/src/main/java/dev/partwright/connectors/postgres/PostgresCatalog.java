@@ -252,7 +252,7 @@ public final class PostgresCatalog {
    * partitioned. Read once per command: every statement right after DDL re-plans, and this is the
    * widest query the worker sends.
    */
-  public static Optional<Parent> parent(Connection c, QualifiedName table) throws SQLException {
+  static RoundTrip.Result<Optional<Parent>> parent(RoundTrip r, QualifiedName table) {
     String sql = """
         SELECT pt.partstrat, k.cols, k.types,
                (SELECT rn.nspname || '.' || r.relname FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace
@@ -268,10 +268,7 @@ public final class PostgresCatalog {
           LEFT JOIN pg_class d ON d.oid = pt.partdefid
           LEFT JOIN pg_namespace dn ON dn.oid = d.relnamespace
          WHERE n.nspname = ? AND cl.relname = ?""";
-    try (PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setString(1, table.schema().name());
-      ps.setString(2, table.table().name());
-      try (ResultSet rs = ps.executeQuery()) {
+    return r.query(sql, List.of(table.schema().name(), table.table().name()), rs -> {
         if (!rs.next()) {
           return Optional.empty();
         }
@@ -291,8 +288,7 @@ public final class PostgresCatalog {
             ? Optional.empty()
             : Optional.of(new CatalogTable(rs.getString(5), rs.getString(6)));
         return Optional.of(new Parent(new PartitionKey(strategy, columns, types), root, deflt));
-      }
-    }
+    });
   }
 
   /**
@@ -308,6 +304,14 @@ public final class PostgresCatalog {
    * where no relation of that name exists.
    */
   public static List<Optional<ExistingTable>> existing(Connection c, List<QualifiedName> tables) throws SQLException {
+    RoundTrip r = new RoundTrip(c);
+    RoundTrip.Result<List<Optional<ExistingTable>>> out = existing(r, tables);
+    r.run();
+    return out.get();
+  }
+
+  /** {@link #existing(Connection, List)} as part of a round trip. */
+  static RoundTrip.Result<List<Optional<ExistingTable>>> existing(RoundTrip r, List<QualifiedName> tables) {
     String sql = """
         SELECT cl.oid IS NOT NULL,
                (SELECT pn.nspname || '.' || p.relname
@@ -323,31 +327,28 @@ public final class PostgresCatalog {
           LEFT JOIN pg_namespace n ON n.nspname = t.schema
           LEFT JOIN pg_class cl ON cl.relnamespace = n.oid AND cl.relname = t.tbl
          ORDER BY t.ord""";
-    List<Optional<ExistingTable>> out = new ArrayList<>();
     if (tables.isEmpty()) {
-      return out;
+      return RoundTrip.Result.of(List.of());
     }
-    try (PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setArray(1, c.createArrayOf("text", tables.stream().map(t -> t.schema().name()).toArray()));
-      ps.setArray(2, c.createArrayOf("text", tables.stream().map(t -> t.table().name()).toArray()));
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          out.add(rs.getBoolean(1)
-              ? Optional.of(new ExistingTable(rs.getString(2), rs.getString(3), rs.getBoolean(4), rs.getString(5),
-                  rs.getString(6)))
-              : Optional.empty());
-        }
-      }
-    }
-    return out;
+    return r.query(sql, List.of(tables.stream().map(t -> t.schema().name()).toArray(String[]::new),
+        tables.stream().map(t -> t.table().name()).toArray(String[]::new)), rs -> {
+          List<Optional<ExistingTable>> out = new ArrayList<>();
+          while (rs.next()) {
+            out.add(rs.getBoolean(1)
+                ? Optional.of(new ExistingTable(rs.getString(2), rs.getString(3), rs.getBoolean(4), rs.getString(5),
+                    rs.getString(6)))
+                : Optional.empty());
+          }
+          return out;
+        });
   }
 
   /**
    * {@link #expectedBoundExpression} for many bounds, each with its parent's key, in one round trip
    * (one query whatever the number of values; before any DDL, while the catalog is quiet).
    */
-  public static List<String> expectedBoundExpressions(Connection c, List<Object> bounds, List<PartitionKey> keys)
-      throws SQLException {
+  static RoundTrip.Result<List<String>> expectedBoundExpressions(RoundTrip r, List<Object> bounds,
+      List<PartitionKey> keys) {
     StringJoiner columns = new StringJoiner(", ", "SELECT ", "");
     List<String> params = new ArrayList<>();
     int count = 0;
@@ -367,20 +368,22 @@ public final class PostgresCatalog {
         }
       }
     }
-    List<String> printed = new ArrayList<>();
-    if (count > 0) {
-      try (PreparedStatement ps = c.prepareStatement(columns.toString())) {
-        for (int i = 0; i < params.size(); i++) {
-          ps.setString(i + 1, params.get(i));
-        }
-        try (ResultSet rs = ps.executeQuery()) {
-          rs.next();
-          for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
-            printed.add(rs.getString(i));
-          }
-        }
-      }
+    if (count == 0) {
+      return RoundTrip.Result.of(expressions(bounds, List.of()));
     }
+    RoundTrip.Result<List<String>> printed = r.query(columns.toString(), params, rs -> {
+      rs.next();
+      List<String> values = new ArrayList<>();
+      for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
+        values.add(rs.getString(i));
+      }
+      return expressions(bounds, values);
+    });
+    return printed;
+  }
+
+  /** The bound expressions of {@code bounds}, their values printed by PostgreSQL as {@code printed}, in order. */
+  private static List<String> expressions(List<Object> bounds, List<String> printed) {
     List<String> out = new ArrayList<>();
     int next = 0;
     for (Object bound : bounds) {
@@ -428,7 +431,7 @@ public final class PostgresCatalog {
    * {@link #attached} for many partitions in one round trip: one entry per query, in order, empty
    * where the partition does not exist.
    */
-  public static List<Optional<Attached>> attached(Connection c, List<AttachedQuery> queries) throws SQLException {
+  static RoundTrip.Result<List<Optional<Attached>>> attached(RoundTrip r, List<AttachedQuery> queries) {
     String sql = """
         WITH t AS (
           SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
@@ -455,12 +458,8 @@ public final class PostgresCatalog {
                (SELECT pg_get_expr(x.relpartbound, 0) FROM pg_class x JOIN pg_namespace xn ON xn.oid = x.relnamespace
                  WHERE xn.nspname = ch.us AND x.relname = ch.ut AND x.relispartition)
           FROM ch ORDER BY ch.ord""";
-    List<Optional<Attached>> out = new ArrayList<>();
-    for (int i = 0; i < queries.size(); i++) {
-      out.add(Optional.empty());
-    }
     if (queries.isEmpty()) {
-      return out;
+      return RoundTrip.Result.of(List.of());
     }
     String[][] columns = new String[8][queries.size()];
     for (int i = 0; i < queries.size(); i++) {
@@ -474,49 +473,42 @@ public final class PostgresCatalog {
       columns[6][i] = q.upperSchema();
       columns[7][i] = q.upperTable();
     }
-    try (PreparedStatement ps = c.prepareStatement(sql)) {
-      for (int i = 0; i < columns.length; i++) {
-        ps.setArray(i + 1, c.createArrayOf("text", columns[i]));
+    return r.query(sql, List.of((Object[]) columns), rs -> {
+      List<Optional<Attached>> out = new ArrayList<>();
+      for (int i = 0; i < queries.size(); i++) {
+        out.add(Optional.empty());
       }
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          out.set(rs.getInt(1) - 1, Optional.of(new Attached(rs.getString(2), rs.getString(3),
-              List.of((String[]) rs.getArray(4).getArray()), rs.getString(5), rs.getString(6))));
-        }
+      while (rs.next()) {
+        out.set(rs.getInt(1) - 1, Optional.of(new Attached(rs.getString(2), rs.getString(3),
+            List.of((String[]) rs.getArray(4).getArray()), rs.getString(5), rs.getString(6))));
       }
-    }
-    return out;
+      return out;
+    });
   }
 
-  /** One row of the audit table, for {@link #audit(Connection, String, String, String, String, List)}. */
+  /** One row of the audit table, for {@link #audit(RoundTrip, String, String, String, String, List)}. */
   public record AuditRow(String partition, String parent, String bound) {}
 
   /**
    * Records the same action of one command on many partitions in one statement, in the caller's
    * transaction; like the single-row form, applying it again only moves the time.
    */
-  public static void audit(Connection c, String idempotencyKey, String aggregateId, String action, String worker,
-      List<AuditRow> rows) throws SQLException {
+  static void audit(RoundTrip r, String idempotencyKey, String aggregateId, String action, String worker,
+      List<AuditRow> rows) {
     if (rows.isEmpty()) {
       return;
     }
-    try (PreparedStatement ps = c.prepareStatement("""
+    r.statement("""
         INSERT INTO partwright.provisioning_log
           (idempotency_key, aggregate_id, partition_name, parent, bound, action, worker, applied_at)
         SELECT ?, ?, t.partition_name, t.parent, t.bound, ?, ?, clock_timestamp()
           FROM unnest(?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS t(partition_name, parent, bound, ord)
          ORDER BY t.ord
         ON CONFLICT (idempotency_key, partition_name, action)
-        DO UPDATE SET applied_at = EXCLUDED.applied_at, worker = EXCLUDED.worker""")) {
-      ps.setString(1, idempotencyKey);
-      ps.setString(2, aggregateId);
-      ps.setString(3, action);
-      ps.setString(4, worker);
-      ps.setArray(5, c.createArrayOf("text", rows.stream().map(AuditRow::partition).toArray()));
-      ps.setArray(6, c.createArrayOf("text", rows.stream().map(AuditRow::parent).toArray()));
-      ps.setArray(7, c.createArrayOf("text", rows.stream().map(AuditRow::bound).toArray()));
-      ps.executeUpdate();
-    }
+        DO UPDATE SET applied_at = EXCLUDED.applied_at, worker = EXCLUDED.worker""", List.of(idempotencyKey,
+        aggregateId, action, worker, rows.stream().map(AuditRow::partition).toArray(String[]::new),
+        rows.stream().map(AuditRow::parent).toArray(String[]::new),
+        rows.stream().map(AuditRow::bound).toArray(String[]::new)));
   }
 
   /** How much of its quota a partition tree uses. */

@@ -8,8 +8,8 @@ import java.util.List;
  * Why a command could not be applied. {@link Kind#REJECTED}: the command itself is wrong (bad
  * identifier, unknown table, conflicting bound, over quota) and retrying cannot help;
  * {@link Kind#RETRYABLE}: the database was busy (lock timeout, deadlock, lost connection) for every
- * attempt; {@link Kind#FAILED}: anything else; {@link Kind#ROLLED_BACK}: a partition was created but
- * failed verification after commit, and was detached and dropped again ({@link #dropped()}).
+ * attempt; {@link Kind#FAILED}: anything else, a verification failure included (verification runs
+ * before the commit, so a partition that fails it is never committed).
  *
  * <p>A command's partitions are applied in transactions of a bounded size (a composite's middle
  * level before its partitions), so a command can fail after some of its partitions were created and
@@ -18,7 +18,7 @@ import java.util.List;
  */
 public final class ProvisioningException extends Exception {
 
-  public enum Kind { REJECTED, RETRYABLE, FAILED, ROLLED_BACK }
+  public enum Kind { REJECTED, RETRYABLE, FAILED }
 
   private final Kind kind;
   private final String code;
@@ -26,17 +26,16 @@ public final class ProvisioningException extends Exception {
   private final int attempts;
   private final List<PartitionSpec> created;
   private final List<PartitionKeyed> createdKeys;
-  private final List<String> dropped;
 
   /** A partition that was created before the failure, with its parent's key and root table. */
   public record PartitionKeyed(PartitionSpec spec, PartitionKey parentKey, String rootTable) {}
 
   public ProvisioningException(Kind kind, String code, String message, String sqlState, Throwable cause) {
-    this(kind, code, message, sqlState, cause, 1, List.of(), List.of());
+    this(kind, code, message, sqlState, cause, 1, List.of());
   }
 
   private ProvisioningException(Kind kind, String code, String message, String sqlState, Throwable cause, int attempts,
-      List<PartitionKeyed> createdKeys, List<String> dropped) {
+      List<PartitionKeyed> createdKeys) {
     super(message, cause);
     this.kind = kind;
     this.code = code;
@@ -44,7 +43,6 @@ public final class ProvisioningException extends Exception {
     this.attempts = attempts;
     this.createdKeys = List.copyOf(createdKeys);
     this.created = createdKeys.stream().map(PartitionKeyed::spec).toList();
-    this.dropped = List.copyOf(dropped);
   }
 
   public static ProvisioningException rejected(String code, String message) {
@@ -57,34 +55,25 @@ public final class ProvisioningException extends Exception {
 
   /** The same failure, with how many attempts the failing partition took. */
   ProvisioningException afterAttempts(int n) {
-    return new ProvisioningException(kind, code, getMessage(), sqlState, getCause(), n, createdKeys, dropped);
+    return new ProvisioningException(kind, code, getMessage(), sqlState, getCause(), n, createdKeys);
   }
 
   /** The same failure, with what the command had already created when it happened. */
   ProvisioningException withCreated(List<PartitionKeyed> before) {
-    return new ProvisioningException(kind, code, getMessage(), sqlState, getCause(), attempts, before, dropped);
+    return new ProvisioningException(kind, code, getMessage(), sqlState, getCause(), attempts, before);
   }
 
   /**
    * A rejection that came after earlier transactions of the command had committed partitions (a
-   * later partition's name or bound turned out wrong), or a rollback of partitions that failed
-   * verification after commit while others of the command passed it: not "nothing was done" nor
-   * "all of it undone", so it is a non-retryable failure that lists what exists (and, for a
-   * rollback, still names what was dropped). Anything else is returned as it is.
+   * later partition's name or bound turned out wrong): not "nothing was done", so it is a
+   * non-retryable failure that lists what exists. Anything else is returned as it is.
    */
   ProvisioningException partlyApplied() {
-    if ((kind != Kind.REJECTED && kind != Kind.ROLLED_BACK) || createdKeys.isEmpty()) {
+    if (kind != Kind.REJECTED || createdKeys.isEmpty()) {
       return this;
     }
     return new ProvisioningException(Kind.FAILED, code, getMessage() + " (after " + createdKeys.size()
-        + " partitions of the command were created)", sqlState, this, attempts, createdKeys, dropped);
-  }
-
-  /** The partition failed verification after commit and was removed again. */
-  static ProvisioningException rolledBack(ProvisioningException verification, List<String> dropped) {
-    return new ProvisioningException(Kind.ROLLED_BACK, verification.code(), verification.getMessage()
-        + "; rolled back: detached and dropped " + dropped, null, verification, verification.attempts,
-        verification.createdKeys, dropped);
+        + " partitions of the command were created)", sqlState, this, attempts, createdKeys);
   }
 
   public Kind kind() {
@@ -114,10 +103,5 @@ public final class ProvisioningException extends Exception {
   /** {@link #created()} with each one's parent key and root table, for announcing them. */
   public List<PartitionKeyed> createdWithKeys() {
     return createdKeys;
-  }
-
-  /** Qualified names of the tables a rollback dropped. */
-  public List<String> dropped() {
-    return dropped;
   }
 }

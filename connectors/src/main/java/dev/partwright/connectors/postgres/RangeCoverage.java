@@ -6,17 +6,11 @@ import dev.partwright.schemas.PartitionSpec;
 import dev.partwright.schemas.RangeBound;
 import dev.partwright.schemas.Strategy;
 import dev.partwright.schemas.Unbounded;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -69,57 +63,92 @@ final class RangeCoverage {
   /**
    * Orders the parent's attached partitions together with {@code planned} (this command's
    * partitions of that parent) and reports, for each planned one, its neighbours and any gap or
-   * overlap it has with them. One query.
+   * overlap it has with them. One query, all of it on the server: the attached partitions' bounds
+   * are printed once ({@code pg_get_expr(relpartbound, 0)}: the form that opens no relation, so no
+   * lock per partition), split at {@code ") TO ("} — the regular expression only where that split is
+   * not two well-formed values (a text value holding that very string) — and cast to the key's type.
+   * Each step is {@code MATERIALIZED}: inlined, the printing would be repeated for every reference.
    */
-  static Plan plan(Connection c, QualifiedName parent, PartitionKey key, List<PartitionSpec> planned) throws SQLException {
+  static RoundTrip.Result<Plan> plan(RoundTrip trip, QualifiedName parent, PartitionKey key, List<PartitionSpec> planned) {
     List<String> schemas = new ArrayList<>();
     List<String> tables = new ArrayList<>();
-    List<Boolean> isPlanned = new ArrayList<>();
     List<String> lows = new ArrayList<>();
     List<String> highs = new ArrayList<>();
-    Set<String> plannedNames = new HashSet<>();
     for (PartitionSpec spec : planned) {
       if (spec.getBound() instanceof RangeBound r && r.getFrom().size() == 1 && r.getTo().size() == 1) {
         schemas.add(spec.getSchemaName());
         tables.add(spec.getName());
-        isPlanned.add(true);
         lows.add(text(r.getFrom().get(0)));
         highs.add(text(r.getTo().get(0)));
-        plannedNames.add(spec.getSchemaName() + "." + spec.getName());
       }
     }
-    // the attached partitions' bounds, parsed here: a regular expression in SQL costs more than the rest
-    try (PreparedStatement ps = c.prepareStatement("""
-        SELECT n.nspname, ch.relname, pg_get_expr(ch.relpartbound, 0)
-          FROM pg_inherits i
-          JOIN pg_class ch ON ch.oid = i.inhrelid JOIN pg_namespace n ON n.oid = ch.relnamespace
-          JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
-         WHERE pn.nspname = ? AND p.relname = ? AND NOT i.inhdetachpending""")) {
-      ps.setString(1, parent.schema().name());
-      ps.setString(2, parent.table().name());
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          String[] bound = parse(rs.getString(3));
-          if (bound == null || plannedNames.contains(rs.getString(1) + "." + rs.getString(2))) {
-            continue;
-          }
-          schemas.add(rs.getString(1));
-          tables.add(rs.getString(2));
-          isPlanned.add(false);
-          // (a single-column range cannot start at MAXVALUE: PostgreSQL refuses the empty range)
-          lows.add(unquote(bound[0]));
-          highs.add(unquote(bound[1]));
+    String[] names = tables.toArray(String[]::new);
+    String[] spaces = schemas.toArray(String[]::new);
+    List<Object> params = List.of(parent.schema().name(), parent.table().name(), BOUND_PATTERN, spaces, names, spaces,
+        names, lows.toArray(String[]::new), highs.toArray(String[]::new));
+    return trip.query(planQuery(key.getTypes().get(0)), params, rs -> {
+      Map<String, Neighbours> neighbours = new HashMap<>();
+      List<PostgresCatalog.CoverageProblem> problems = new ArrayList<>();
+      while (rs.next()) {
+        Neighbour self = new Neighbour(rs.getString(1), rs.getString(2), rs.getBoolean(3));
+        Neighbour prev = rs.getString(5) == null ? null : new Neighbour(rs.getString(4), rs.getString(5), rs.getBoolean(6));
+        Neighbour next = rs.getString(8) == null ? null : new Neighbour(rs.getString(7), rs.getString(8), rs.getBoolean(9));
+        String problem = rs.getString(10);
+        // a problem belongs to the command when one of the two sides is the command's
+        if (problem != null && (self.planned() || prev.planned())) {
+          problems.add(new PostgresCatalog.CoverageProblem(prev.qualified(), self.qualified(), problem));
+        }
+        if (self.planned()) {
+          neighbours.put(self.qualified(), new Neighbours(prev, next));
         }
       }
-    }
-    if (schemas.size() < 2) {
-      return new Plan(Map.of(), List.of());
-    }
-    // the type name comes from PostgreSQL's own format_type(), never from a user
-    String sql = """
-        WITH ranges AS (
-          SELECT t.schema, t.tbl, t.planned, CAST(t.lo AS %1$s) AS lo, CAST(t.hi AS %1$s) AS hi, t.hi IS NULL AS hi_max
-            FROM unnest(?::text[], ?::text[], ?::boolean[], ?::text[], ?::text[]) AS t(schema, tbl, planned, lo, hi)),
+      return new Plan(neighbours, problems);
+    });
+  }
+
+  /** SQL: whether a printed value is MINVALUE, MAXVALUE or one whole quoted literal (every quote inside it doubled). */
+  private static String wellFormed(String value) {
+    return ("(%1$s IN ('MINVALUE', 'MAXVALUE') OR (length(%1$s) >= 2 AND left(%1$s, 1) = '''' AND right(%1$s, 1) = ''''"
+        + " AND strpos(replace(substr(%1$s, 2, length(%1$s) - 2), '''''', ''), '''') = 0))").formatted(value);
+  }
+
+  /** SQL: a printed value in text input form, a quoted literal unquoted, MINVALUE / MAXVALUE as NULL. */
+  private static String unquoted(String value) {
+    return ("CASE WHEN %1$s IN ('MINVALUE', 'MAXVALUE') THEN NULL"
+        + " ELSE replace(substr(%1$s, 2, length(%1$s) - 2), '''''', '''') END").formatted(value);
+  }
+
+  /** {@link #plan}'s query for a key of {@code type} (from PostgreSQL's own format_type(), never from a user). */
+  private static String planQuery(String type) {
+    // (a single-column range cannot start at MAXVALUE: PostgreSQL refuses the empty range)
+    return """
+        WITH attached AS MATERIALIZED (
+          SELECT n.nspname AS schema, ch.relname AS tbl, pg_get_expr(ch.relpartbound, 0) AS bound
+            FROM pg_class p JOIN pg_namespace pn ON pn.oid = p.relnamespace
+            JOIN pg_inherits i ON i.inhparent = p.oid
+            JOIN pg_class ch ON ch.oid = i.inhrelid JOIN pg_namespace n ON n.oid = ch.relnamespace
+           WHERE pn.nspname = ? AND p.relname = ? AND NOT i.inhdetachpending),
+        split AS MATERIALIZED (
+          SELECT a.schema, a.tbl, a.bound,
+                 substr(a.bound, 18, x.at - 18) AS lo, substr(a.bound, x.at + 6, length(a.bound) - x.at - 6) AS hi
+            FROM attached a CROSS JOIN LATERAL (SELECT strpos(a.bound, ') TO (') AS at) x
+           WHERE a.bound LIKE 'FOR VALUES FROM (%%)' AND x.at > 0),
+        printed AS MATERIALIZED (
+          SELECT s.schema, s.tbl,
+                 CASE WHEN %2$s AND %3$s THEN ARRAY[s.lo, s.hi] ELSE regexp_match(s.bound, ?) END AS v
+            FROM split s),
+        listed AS (
+          SELECT p.schema, p.tbl, false AS planned, %4$s AS lo, %5$s AS hi
+            FROM printed p
+           WHERE p.v IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM unnest(?::text[], ?::text[]) AS q(schema, tbl)
+                              WHERE q.schema = p.schema AND q.tbl = p.tbl)
+          UNION ALL
+          SELECT q.schema, q.tbl, true, q.lo, q.hi
+            FROM unnest(?::text[], ?::text[], ?::text[], ?::text[]) AS q(schema, tbl, lo, hi)),
+        ranges AS (
+          SELECT l.schema, l.tbl, l.planned, CAST(l.lo AS %1$s) AS lo, CAST(l.hi AS %1$s) AS hi, l.hi IS NULL AS hi_max
+            FROM listed l),
         ordered AS (
           SELECT r.*,
                  lag(schema) OVER w AS prev_schema, lag(tbl) OVER w AS prev_tbl, lag(planned) OVER w AS prev_planned,
@@ -132,40 +161,8 @@ final class RangeCoverage {
                     WHEN prev_hi_max OR lo IS NULL OR prev_hi > lo THEN 'overlap'
                     WHEN prev_hi < lo THEN 'gap' END AS problem
           FROM ordered
-         WHERE planned OR prev_planned OR next_planned""".formatted(key.getTypes().get(0));
-    Map<String, Neighbours> neighbours = new HashMap<>();
-    List<PostgresCatalog.CoverageProblem> problems = new ArrayList<>();
-    try (PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setArray(1, c.createArrayOf("text", schemas.toArray()));
-      ps.setArray(2, c.createArrayOf("text", tables.toArray()));
-      ps.setArray(3, c.createArrayOf("bool", isPlanned.toArray()));
-      ps.setArray(4, c.createArrayOf("text", lows.toArray()));
-      ps.setArray(5, c.createArrayOf("text", highs.toArray()));
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          Neighbour self = new Neighbour(rs.getString(1), rs.getString(2), rs.getBoolean(3));
-          Neighbour prev = rs.getString(5) == null ? null : new Neighbour(rs.getString(4), rs.getString(5), rs.getBoolean(6));
-          Neighbour next = rs.getString(8) == null ? null : new Neighbour(rs.getString(7), rs.getString(8), rs.getBoolean(9));
-          String problem = rs.getString(10);
-          // a problem belongs to the command when one of the two sides is the command's
-          if (problem != null && (self.planned() || prev.planned())) {
-            problems.add(new PostgresCatalog.CoverageProblem(prev.qualified(), self.qualified(), problem));
-          }
-          if (self.planned()) {
-            neighbours.put(self.qualified(), new Neighbours(prev, next));
-          }
-        }
-      }
-    }
-    return new Plan(neighbours, problems);
-  }
-
-  /** A printed bound value in text input form: a quoted literal unquoted, MINVALUE / MAXVALUE as null. */
-  private static String unquote(String printed) {
-    if (printed.equals("MINVALUE") || printed.equals("MAXVALUE")) {
-      return null;
-    }
-    return printed.substring(1, printed.length() - 1).replace("''", "'");
+         WHERE planned OR prev_planned OR next_planned""".formatted(type, wellFormed("s.lo"), wellFormed("s.hi"),
+        unquoted("p.v[1]"), unquoted("p.v[2]"));
   }
 
   /**
