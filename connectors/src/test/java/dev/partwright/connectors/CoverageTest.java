@@ -149,6 +149,27 @@ class CoverageTest {
     assertThat(db.tree("names")).hasSize(2);
   }
 
+  @Test
+  void aParentChangedBetweenTwoCommandsOfOneWorkerIsReadAsItIsNow() throws Exception {
+    // the second command's reads go out with the parent as the first command saw it, and are checked
+    timeTable("remade");
+    timeTable("defaulted");
+    provisioner.provision(provision("*/" + db.q("remade"), days("remade", 0, 1)));
+    provisioner.provision(provision("*/" + db.q("defaulted"), days("defaulted", 0, 1)));
+    db.exec("DROP TABLE ${s}.remade",
+        "CREATE TABLE ${s}.remade (id bigint NOT NULL) PARTITION BY RANGE (id)",
+        "CREATE TABLE ${s}.defaulted_default PARTITION OF ${s}.defaulted DEFAULT",
+        "INSERT INTO ${s}.defaulted VALUES ('" + DAY0.plus(Duration.ofHours(30)) + "')");
+
+    // another key type: bounds cast by the old one fail, and are read again with the new one
+    provisioner.provision(provision("*/" + db.q("remade"), spec(db.q("remade"), db.name, "remade_a", longs(1L, 10L))));
+    // a DEFAULT partition since: its row of the new day is moved, not left for ATTACH to refuse
+    PartitionProvisioner.Result r = provisioner.provision(provision("*/" + db.q("defaulted"), days("defaulted", 1, 2)));
+
+    assertThat(db.tree("remade")).extracting(line -> line.split(" ")[0]).containsExactly("remade_a");
+    assertThat(r.rowsMovedFromDefault()).isEqualTo(1);
+  }
+
   private static RangeBound texts(String from, String to) {
     return new RangeBound(List.of(new TextValue(from)), List.of(new TextValue(to)));
   }

@@ -27,6 +27,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.StringJoiner;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Supplier;
 import javax.sql.DataSource;
@@ -152,6 +153,13 @@ public final class PartitionProvisioner {
   private final Limits limits;
   private final String worker;
   private final Checkpoint checkpoint;
+  /**
+   * Each parent as the last command that provisioned it read it. A command's catalog reads are sent
+   * with it as a guess — its key type casts the bounds — saving the round trip that would read the
+   * parent first; the same round trip reads the parent again, and if it changed meanwhile (a DEFAULT
+   * partition added, the table dropped and made again) the reads are sent again with what it is now.
+   */
+  private final Map<QualifiedName, PostgresCatalog.Parent> lastSeen = new ConcurrentHashMap<>();
 
   public PartitionProvisioner(DataSource dataSource, Limits limits, String worker) {
     this(dataSource, limits, worker, Checkpoint.NONE);
@@ -407,6 +415,30 @@ public final class PartitionProvisioner {
     return batch;
   }
 
+  private static void checkBoundsAgainstKeys(List<Target> batch, List<PartitionKey> keys) throws ProvisioningException {
+    for (int i = 0; i < batch.size(); i++) {
+      Target t = batch.get(i);
+      checkBoundAgainstKey(t.parent(), t.child(), t.spec().getBound(), keys.get(i));
+    }
+  }
+
+  /** What a parent is now ({@code parent}, empty when it does not exist): for this command, and as a guess for the next. */
+  private void seen(CommandState state, QualifiedName name, Optional<PostgresCatalog.Parent> parent) {
+    if (parent.isPresent()) {
+      state.parents.put(name, parent.get());
+      lastSeen.put(name, parent.get());
+    } else {
+      lastSeen.remove(name);
+    }
+  }
+
+  /** A guess about a parent proved wrong, or unproven: neither this command nor the next relies on it. */
+  private void forget(CommandState state, QualifiedName name) {
+    state.parents.remove(name);
+    state.plans.remove(name);
+    lastSeen.remove(name);
+  }
+
   /**
    * Adds to {@code r} the coverage plan of every parent of the command that is known, range-partitioned
    * on one column and not planned yet, with all the command's partitions of it; a parent of another
@@ -445,7 +477,7 @@ public final class PartitionProvisioner {
   private List<Applied> provisionBatch(List<Target> batch, List<Target> rest, List<Target> targets,
       CommandState state, CommandSession session) throws SQLException, ProvisioningException {
     try {
-      return transaction(batch, rest, targets, state, session);
+      return transaction(batch, rest, targets, state, session, true);
     } catch (SQLException e) {
       session.abort(e);
       throw e;
@@ -459,7 +491,9 @@ public final class PartitionProvisioner {
    * One transaction for the partitions of {@code batch}, in a constant number of round trips. The
    * catalog is read before any DDL: the parents not known yet of the command's partitions still to
    * come ({@code rest}: once per command, and again for a middle level an earlier transaction of the
-   * command created), in the transaction's first round trip; then, in one more, the coverage plan of
+   * command created), in the transaction's first round trip — or, when an earlier command saw them
+   * all ({@code guess}), beside the reads that follow, which are then sent again if a parent changed;
+   * then, in one more, the coverage plan of
    * every parent known and not planned yet, for all the command's partitions of it (a command that
    * would break coverage is rejected before its first DDL), the bounds as PostgreSQL prints them and
    * whether the partitions exist. Then all children are created in one multi-statement string, the DEFAULT partitions next
@@ -469,7 +503,7 @@ public final class PartitionProvisioner {
    * them behind. The caller rolls back on failure.
    */
   private List<Applied> transaction(List<Target> batch, List<Target> rest, List<Target> targets, CommandState state,
-      CommandSession session) throws SQLException, ProvisioningException {
+      CommandSession session, boolean guess) throws SQLException, ProvisioningException {
     Map<QualifiedName, RoundTrip.Result<Optional<PostgresCatalog.Parent>>> unknown = new LinkedHashMap<>();
     RoundTrip read = session.roundTrip();
     for (Target t : rest) {
@@ -477,11 +511,16 @@ public final class PartitionProvisioner {
         unknown.put(t.parent(), PostgresCatalog.parent(read, t.parent()));
       }
     }
-    if (!unknown.isEmpty()) {
+    // every parent to read was seen by an earlier command: read them in the next round trip, beside
+    // what their last sight says to read; otherwise read them first
+    boolean guessed = guess && !unknown.isEmpty() && unknown.keySet().stream().allMatch(lastSeen::containsKey);
+    if (guessed) {
+      unknown.keySet().forEach(p -> state.parents.put(p, lastSeen.get(p)));
+    } else if (!unknown.isEmpty()) {
       read.run();
       read = session.roundTrip();
       // a parent that does not exist (yet) may be created by an earlier transaction of the command
-      unknown.forEach((name, parent) -> parent.get().ifPresent(p -> state.parents.put(name, p)));
+      unknown.forEach((name, parent) -> seen(state, name, parent.get()));
     }
     for (Target t : batch) {
       if (!state.parents.containsKey(t.parent())) {
@@ -490,11 +529,9 @@ public final class PartitionProvisioner {
       }
     }
     Map<QualifiedName, RoundTrip.Result<RangeCoverage.Plan>> planned = plan(read, targets, state);
-    List<PartitionKey> keys = new ArrayList<>();
-    for (Target t : batch) {
-      PartitionKey k = state.parents.get(t.parent()).key();
-      checkBoundAgainstKey(t.parent(), t.child(), t.spec().getBound(), k);
-      keys.add(k);
+    List<PartitionKey> keys = batch.stream().map(t -> state.parents.get(t.parent()).key()).toList();
+    if (!guessed) {
+      checkBoundsAgainstKeys(batch, keys);
     }
     RoundTrip.Result<List<String>> printed =
         PostgresCatalog.expectedBoundExpressions(read, batch.stream().map(t -> t.spec().getBound()).toList(), keys);
@@ -503,11 +540,31 @@ public final class PartitionProvisioner {
     try {
       read.run();
     } catch (SQLException e) {
+      if (guessed) {
+        // perhaps cast by a key that is no more: forget the guesses, read the parents first
+        unknown.keySet().forEach(p -> forget(state, p));
+        session.abort(e);
+        return transaction(batch, rest, targets, state, session, false);
+      }
       if (!isDataException(e)) {
         throw e;
       }
       session.abort(e);
       throw invalidBound(session.get(), batch, keys, e);
+    }
+    if (guessed) {
+      boolean changed = false;
+      for (Map.Entry<QualifiedName, RoundTrip.Result<Optional<PostgresCatalog.Parent>>> u : unknown.entrySet()) {
+        if (!u.getValue().get().equals(Optional.of(state.parents.get(u.getKey())))) {
+          changed = true;
+        }
+      }
+      if (changed) {
+        unknown.keySet().forEach(p -> forget(state, p));
+        session.abort(null);
+        return transaction(batch, rest, targets, state, session, false);
+      }
+      checkBoundsAgainstKeys(batch, keys);
     }
     for (Map.Entry<QualifiedName, RoundTrip.Result<RangeCoverage.Plan>> p : planned.entrySet()) {
       if (!p.getValue().get().problems().isEmpty()) {
