@@ -36,8 +36,9 @@ final class ByteTable {
   /** Live entries plus tombstones: what fills the index. */
   private int used;
   private int deadBytes;
-  /** The entry whose value is being written, between {@link #beginIfAbsent} and {@link #endValue}. */
+  /** The entry whose value is being written, between {@link #beginIfAbsent} and {@link #endValue}, and its slot. */
   private int writing = -1;
+  private int writingSlot;
 
   ByteTable() {
     arena = new AvroOut(256);
@@ -96,7 +97,16 @@ final class ByteTable {
     hashes[i] = h;
     live++;
     writing = at;
+    writingSlot = i;
     return arena;
+  }
+
+  /** Takes back the entry {@link #beginIfAbsent} began, when its value could not be written. */
+  void abandon() {
+    slots[writingSlot] = TOMBSTONE;
+    live--;
+    arena.truncate(writing);
+    writing = -1;
   }
 
   /** Ends the value of the entry {@link #beginIfAbsent} began. */

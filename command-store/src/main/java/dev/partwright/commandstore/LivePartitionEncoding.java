@@ -83,7 +83,7 @@ final class LivePartitionEncoding {
         out.writeLong(micros(t.getMicros()));
       } else if (v instanceof DateValue d) {
         out.writeLong(DATE);
-        out.writeLong(Math.toIntExact(d.getDate().toEpochDay()));
+        out.writeLong((int) d.getDate().toEpochDay()); // truncated as Avro's date conversion does
       } else if (v instanceof Int64Value l) {
         out.writeLong(INT64);
         out.writeLong(l.getValue());

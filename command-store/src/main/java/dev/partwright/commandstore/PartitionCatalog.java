@@ -275,7 +275,12 @@ public final class PartitionCatalog {
       // one probe per partition, and the new partition is encoded where it is kept
       AvroOut value = partitions.beginIfAbsent(name.array(), 0, name.size());
       if (value != null) {
-        LivePartitionEncoding.write(value, s, key, keyLength, commandOffset, at);
+        try {
+          LivePartitionEncoding.write(value, s, key, keyLength, commandOffset, at);
+        } catch (RuntimeException e) { // an instant Avro cannot encode either: the partition stays absent
+          partitions.abandon();
+          throw e;
+        }
         partitions.endValue();
       }
     }

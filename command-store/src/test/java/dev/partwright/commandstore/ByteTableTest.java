@@ -28,7 +28,10 @@ class ByteTableTest {
         String value = "v" + step + "x".repeat(random.nextInt(40));
         AvroOut out = table.beginIfAbsent(k, 0, k.length);
         assertThat(out == null).isEqualTo(model.containsKey(key));
-        if (out != null) {
+        if (out != null && random.nextInt(50) == 0) {
+          out.writeString("half a value");
+          table.abandon(); // as when a value cannot be encoded
+        } else if (out != null) {
           out.writeString(value);
           table.endValue();
           model.put(key, value);

@@ -41,7 +41,8 @@ class LivePartitionEncodingTest {
     List<List<Object>> ranges = List.of(
         List.of(),
         List.of(new TimestampTzValue(Instant.parse("2026-01-01T00:00:00Z"))),
-        List.of(new DateValue(LocalDate.of(1969, 12, 31)), new DateValue(LocalDate.of(2400, 2, 29))),
+        List.of(new DateValue(LocalDate.of(1969, 12, 31)), new DateValue(LocalDate.of(2400, 2, 29)), new DateValue(LocalDate.MAX),
+            new DateValue(LocalDate.MIN)),
         List.of(new Int64Value(Long.MIN_VALUE), new Int64Value(Long.MAX_VALUE), new Int64Value(0L), new Int64Value(-64L)),
         List.of(new Int32Value(Integer.MIN_VALUE), new Int32Value(Integer.MAX_VALUE), new Int32Value(63)),
         List.of(new TextValue(""), new TextValue("ünïcode – ✓ 𝄞"), new TextValue("x".repeat(300))),
