@@ -351,7 +351,8 @@ public final class TopologyBenchmark {
           Thread.sleep(1); // a benchmark harness polling a counter, not a test waiting for a condition
         }
         if (System.nanoTime() > deadline) {
-          throw new IllegalStateException("only " + first + " of " + events + " events after 10 minutes");
+          throw new IllegalStateException("only " + first + " of " + events + " events after 10 minutes (spans done: "
+              + Arrays.toString(spans) + ")");
         }
       }
       return List.of(spans);
@@ -397,26 +398,30 @@ public final class TopologyBenchmark {
    */
   private static java.util.function.LongSupplier consumed(KafkaStreams streams, String topic) {
     return new java.util.function.LongSupplier() {
-      private List<Metric> metrics = List.of();
-      private long lookedUp;
+      private final Map<MetricName, Metric> live = new java.util.HashMap<>();
+      /** Each task's last count: a task closed (its metric gone) keeps what it had processed. */
+      private final Map<MetricName, Long> counted = new java.util.HashMap<>();
+      private long lookedUp = System.nanoTime() - TimeUnit.SECONDS.toNanos(1);
 
       @Override
       public long getAsLong() {
         long now = System.nanoTime();
         if (now - lookedUp > TimeUnit.MILLISECONDS.toNanos(100)) {
-          List<Metric> found = new ArrayList<>();
+          live.clear();
           for (Map.Entry<MetricName, ? extends Metric> m : streams.metrics().entrySet()) {
             if (m.getKey().name().equals("records-consumed-total") && m.getKey().group().equals("stream-topic-metrics")
                 && topic.equals(m.getKey().tags().get("topic"))) {
-              found.add(m.getValue());
+              live.put(m.getKey(), m.getValue());
             }
           }
-          metrics = found;
           lookedUp = now;
         }
         long total = 0;
-        for (Metric m : metrics) {
-          total += ((Number) m.metricValue()).longValue();
+        for (Map.Entry<MetricName, Metric> m : live.entrySet()) {
+          counted.put(m.getKey(), ((Number) m.getValue().metricValue()).longValue());
+        }
+        for (long c : counted.values()) {
+          total += c;
         }
         return total;
       }
