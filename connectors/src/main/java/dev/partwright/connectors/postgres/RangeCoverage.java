@@ -77,7 +77,39 @@ final class RangeCoverage {
   static final class PrintedBounds {
     private record Entry(String xmin, String lo, String hi) {}
 
-    private record Known(String settings, Map<String, Entry> byOid) {}
+    private record Known(String settings, Map<String, Entry> byOid) {
+      /**
+       * The entries as one JSON object, {@code {"oid": ["xmin", "lo", "hi"], …}}: looked up by key
+       * on the server (a binary search per child, whatever the plan; a join with an array's rows
+       * became a nested loop, the product of the two sizes, in a generic plan).
+       */
+      String json() {
+        StringBuilder out = new StringBuilder("{");
+        for (Map.Entry<String, Entry> e : byOid.entrySet()) {
+          out.append(out.length() > 1 ? "," : "");
+          quote(out, e.getKey()).append(":[");
+          quote(out, e.getValue().xmin()).append(',');
+          quote(out, e.getValue().lo()).append(',');
+          quote(out, e.getValue().hi()).append(']');
+        }
+        return out.append('}').toString();
+      }
+
+      private static StringBuilder quote(StringBuilder out, String s) {
+        out.append('"');
+        for (int i = 0; i < s.length(); i++) {
+          char ch = s.charAt(i);
+          if (ch == '"' || ch == '\\') {
+            out.append('\\').append(ch);
+          } else if (ch < 0x20) {
+            out.append(String.format("\\u%04x", (int) ch));
+          } else {
+            out.append(ch);
+          }
+        }
+        return out.append('"');
+      }
+    }
 
     private static final Known NONE = new Known("", Map.of());
 
@@ -121,17 +153,7 @@ final class RangeCoverage {
     String[] names = tables.toArray(String[]::new);
     String[] spaces = schemas.toArray(String[]::new);
     PrintedBounds.Known before = known.of(parent);
-    List<String> oids = new ArrayList<>(before.byOid().keySet());
-    String[] xmins = new String[oids.size()];
-    String[] knownLows = new String[oids.size()];
-    String[] knownHighs = new String[oids.size()];
-    for (int i = 0; i < oids.size(); i++) {
-      PrintedBounds.Entry e = before.byOid().get(oids.get(i));
-      xmins[i] = e.xmin();
-      knownLows[i] = e.lo();
-      knownHighs[i] = e.hi();
-    }
-    List<Object> params = List.of(oids.toArray(String[]::new), xmins, knownLows, knownHighs, before.settings(),
+    List<Object> params = List.of(before.settings(), before.json(),
         parent.schema().name(), parent.table().name(), BOUND_PATTERN, spaces, names, spaces,
         names, lows.toArray(String[]::new), highs.toArray(String[]::new));
     return trip.query(planQuery(key.getTypes().get(0)), params, rs -> {
@@ -197,18 +219,19 @@ final class RangeCoverage {
         WITH settings AS MATERIALIZED (
           SELECT %6$s AS now),
         known AS MATERIALIZED (
-          SELECT u.oid, u.xmin, u.lo, u.hi
-            FROM unnest(?::text[], ?::text[], ?::text[], ?::text[]) AS u(oid, xmin, lo, hi), settings
-           WHERE settings.now = ?),
+          SELECT CASE WHEN settings.now = ? THEN CAST(? AS jsonb) ELSE '{}' END AS j FROM settings),
         attached AS MATERIALIZED (
-          SELECT n.nspname AS schema, ch.relname AS tbl, ch.oid::text AS oid, ch.xmin::text AS xmin,
-                 k.lo AS known_lo, k.hi AS known_hi,
-                 CASE WHEN k.oid IS NULL THEN pg_get_expr(ch.relpartbound, 0) END AS bound
-            FROM pg_class p JOIN pg_namespace pn ON pn.oid = p.relnamespace
-            JOIN pg_inherits i ON i.inhparent = p.oid
-            JOIN pg_class ch ON ch.oid = i.inhrelid JOIN pg_namespace n ON n.oid = ch.relnamespace
-            LEFT JOIN known k ON k.oid = ch.oid::text AND k.xmin = ch.xmin::text
-           WHERE pn.nspname = ? AND p.relname = ? AND NOT i.inhdetachpending),
+          SELECT c.schema, c.tbl, c.oid, c.xmin,
+                 CASE WHEN c.k ->> 0 = c.xmin THEN c.k ->> 1 END AS known_lo,
+                 CASE WHEN c.k ->> 0 = c.xmin THEN c.k ->> 2 END AS known_hi,
+                 CASE WHEN c.k ->> 0 IS DISTINCT FROM c.xmin THEN pg_get_expr(c.relpartbound, 0) END AS bound
+            FROM (SELECT n.nspname AS schema, ch.relname AS tbl, ch.oid::text AS oid, ch.xmin::text AS xmin,
+                         ch.relpartbound, known.j -> ch.oid::text AS k
+                    FROM pg_class p JOIN pg_namespace pn ON pn.oid = p.relnamespace
+                    JOIN pg_inherits i ON i.inhparent = p.oid
+                    JOIN pg_class ch ON ch.oid = i.inhrelid JOIN pg_namespace n ON n.oid = ch.relnamespace
+                    CROSS JOIN known
+                   WHERE pn.nspname = ? AND p.relname = ? AND NOT i.inhdetachpending) c),
         split AS MATERIALIZED (
           SELECT a.schema, a.tbl, a.oid, a.xmin, a.bound,
                  substr(a.bound, 18, x.at - 18) AS lo, substr(a.bound, x.at + 6, length(a.bound) - x.at - 6) AS hi
