@@ -118,11 +118,6 @@ final class RangeCoverage {
     private Known of(QualifiedName parent) {
       return parents.getOrDefault(parent, NONE);
     }
-
-    /** How many bounds are remembered for {@code parent} (for tests). */
-    int size(QualifiedName parent) {
-      return of(parent).byOid().size();
-    }
   }
 
   /**
