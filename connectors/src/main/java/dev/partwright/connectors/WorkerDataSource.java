@@ -26,6 +26,12 @@ public final class WorkerDataSource {
     c.setMinimumIdle(1);
     c.setConnectionInitSql("SET TimeZone = 'UTC'; SET standard_conforming_strings = on");
     c.addDataSourceProperty("ApplicationName", "partwright-worker");
+    // pgjdbc (42.7.14) forgets every server-prepared statement of a connection when it sees a CREATE,
+    // ALTER or DROP complete, and the worker's commands are DDL: its catalog queries were parsed and
+    // planned again every command. Every statement of the worker that returns rows names its columns
+    // from the catalog or from unnest(), so no DDL can change a cached statement's result type (what
+    // the flush guards against); PostgreSQL itself still re-plans a statement whose tables changed.
+    c.addDataSourceProperty("flushCacheOnDdl", "false");
     c.setInitializationFailTimeout(10_000);
     return new HikariDataSource(c);
   }

@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -30,11 +31,16 @@ class CoverageTest {
   private static final Instant DAY0 = Instant.parse("2026-10-01T00:00:00Z");
   private static TestSchema db;
   private static PartitionProvisioner provisioner;
+  /** DDL steps {@link #watched} reached: none when a command is rejected before any DDL. */
+  private static final List<PartitionProvisioner.Step> steps = new CopyOnWriteArrayList<>();
+  /** A worker of its own whose commands' steps are {@link #steps}. */
+  private static PartitionProvisioner watched;
 
   @BeforeAll
   static void setUp() throws Exception {
     db = TestSchema.create("coverage");
     provisioner = db.provisioner();
+    watched = db.provisioner(TestSchema.fastLimits(), (step, partition, c) -> steps.add(step));
   }
 
   @AfterAll
@@ -60,8 +66,11 @@ class CoverageTest {
   }
 
   private static ProvisioningException rejected(String table, List<PartitionSpec> specs) {
-    return catchThrowableOfType(() -> provisioner.provision(provision("*/" + db.q(table), specs)),
-        ProvisioningException.class);
+    return rejected(provisioner, table, specs);
+  }
+
+  private static ProvisioningException rejected(PartitionProvisioner p, String table, List<PartitionSpec> specs) {
+    return catchThrowableOfType(() -> p.provision(provision("*/" + db.q(table), specs)), ProvisioningException.class);
   }
 
   @Test
@@ -168,6 +177,74 @@ class CoverageTest {
 
     assertThat(db.tree("remade")).extracting(line -> line.split(" ")[0]).containsExactly("remade_a");
     assertThat(r.rowsMovedFromDefault()).isEqualTo(1);
+  }
+
+  @Test
+  void aNeighbourShortenedByAnotherSessionBetweenTwoCommandsIsSeenAsItIsNow() throws Exception {
+    // the third command printed stride_d0..d2 and remembers them; stride_d3 is then dropped and
+    // stride_d2 detached and attached again, same table, same oid, half a day shorter: remembered as
+    // it was, it would meet day 3
+    timeTable("stride");
+    watched.provision(provision("*/" + db.q("stride"), days("stride", 0, 2)));
+    watched.provision(provision("*/" + db.q("stride"), days("stride", 2, 3)));
+    watched.provision(provision("*/" + db.q("stride"), days("stride", 3, 4)));
+    Instant d2 = DAY0.plus(Duration.ofDays(2));
+    db.exec("DROP TABLE ${s}.stride_d3", "ALTER TABLE ${s}.stride DETACH PARTITION ${s}.stride_d2",
+        "ALTER TABLE ${s}.stride ATTACH PARTITION ${s}.stride_d2 FOR VALUES FROM ('" + d2 + "') TO ('"
+            + d2.plus(Duration.ofHours(12)) + "')");
+    List<String> before = db.relations();
+
+    steps.clear();
+    ProvisioningException e = rejected(watched, "stride", days("stride", 3, 4));
+
+    assertThat(e.kind()).isEqualTo(ProvisioningException.Kind.REJECTED);
+    assertThat(steps).as("DDL steps reached").isEmpty();
+    assertThat(e.code()).isEqualTo("COVERAGE_GAP");
+    assertThat(e.getMessage()).contains("gap between " + db.q("stride_d2") + " and " + db.q("stride_d3"));
+    assertThat(db.relations()).isEqualTo(before);
+  }
+
+  @Test
+  void aNeighbourWidenedByAnotherSessionBetweenTwoCommandsIsSeenAsItIsNow() throws Exception {
+    // as above, sprawl_d1 now reaching into the day the next command wants: an overlap, found before any DDL
+    timeTable("sprawl");
+    watched.provision(provision("*/" + db.q("sprawl"), days("sprawl", 0, 1)));
+    watched.provision(provision("*/" + db.q("sprawl"), days("sprawl", 1, 2)));
+    watched.provision(provision("*/" + db.q("sprawl"), days("sprawl", 2, 3)));
+    Instant d1 = DAY0.plus(Duration.ofDays(1));
+    db.exec("ALTER TABLE ${s}.sprawl DETACH PARTITION ${s}.sprawl_d2",
+        "ALTER TABLE ${s}.sprawl DETACH PARTITION ${s}.sprawl_d1",
+        "ALTER TABLE ${s}.sprawl ATTACH PARTITION ${s}.sprawl_d1 FOR VALUES FROM ('" + d1 + "') TO ('"
+            + d1.plus(Duration.ofHours(36)) + "')",
+        "DROP TABLE ${s}.sprawl_d2");
+    List<String> before = db.relations();
+
+    steps.clear();
+    ProvisioningException e = rejected(watched, "sprawl", days("sprawl", 2, 4));
+
+    assertThat(e.kind()).isEqualTo(ProvisioningException.Kind.REJECTED);
+    assertThat(steps).as("DDL steps reached").isEmpty();
+    assertThat(e.code()).isEqualTo("COVERAGE_OVERLAP");
+    assertThat(db.relations()).isEqualTo(before);
+  }
+
+  @Test
+  void aNeighbourDetachedByAnotherSessionBetweenTwoCommandsIsNoLongerOne() throws Exception {
+    // the partition the last command saw as the one before the next day is gone from the parent: a gap
+    timeTable("lapse");
+    watched.provision(provision("*/" + db.q("lapse"), days("lapse", 0, 2)));
+    watched.provision(provision("*/" + db.q("lapse"), days("lapse", 2, 3)));
+    watched.provision(provision("*/" + db.q("lapse"), days("lapse", 3, 4)));
+    db.exec("DROP TABLE ${s}.lapse_d3", "ALTER TABLE ${s}.lapse DETACH PARTITION ${s}.lapse_d2");
+
+    steps.clear();
+    ProvisioningException e = rejected(watched, "lapse", days("lapse", 3, 4));
+
+    assertThat(e.kind()).isEqualTo(ProvisioningException.Kind.REJECTED);
+    assertThat(steps).as("DDL steps reached").isEmpty();
+    assertThat(e.code()).isEqualTo("COVERAGE_GAP");
+    assertThat(e.getMessage()).contains("gap between " + db.q("lapse_d1") + " and " + db.q("lapse_d3"));
+    assertThat(db.tree("lapse")).hasSize(2);
   }
 
   private static RangeBound texts(String from, String to) {

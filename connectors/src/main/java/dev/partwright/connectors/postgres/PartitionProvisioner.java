@@ -160,6 +160,8 @@ public final class PartitionProvisioner {
    * partition added, the table dropped and made again) the reads are sent again with what it is now.
    */
   private final Map<QualifiedName, PostgresCatalog.Parent> lastSeen = new ConcurrentHashMap<>();
+  /** The bounds of attached partitions the coverage plans have printed, so each is printed once per row version. */
+  private final RangeCoverage.PrintedBounds printedBounds = new RangeCoverage.PrintedBounds();
 
   public PartitionProvisioner(DataSource dataSource, Limits limits, String worker) {
     this(dataSource, limits, worker, Checkpoint.NONE);
@@ -444,7 +446,7 @@ public final class PartitionProvisioner {
    * on one column and not planned yet, with all the command's partitions of it; a parent of another
    * kind gets an empty plan at once.
    */
-  private static Map<QualifiedName, RoundTrip.Result<RangeCoverage.Plan>> plan(RoundTrip r, List<Target> targets,
+  private Map<QualifiedName, RoundTrip.Result<RangeCoverage.Plan>> plan(RoundTrip r, List<Target> targets,
       CommandState state) {
     Map<QualifiedName, List<PartitionSpec>> byParent = new LinkedHashMap<>();
     for (Target t : targets) {
@@ -456,7 +458,7 @@ public final class PartitionProvisioner {
     for (Map.Entry<QualifiedName, List<PartitionSpec>> e : byParent.entrySet()) {
       PartitionKey key = state.parents.get(e.getKey()).key();
       if (RangeCoverage.applies(key)) {
-        plans.put(e.getKey(), RangeCoverage.plan(r, e.getKey(), key, e.getValue()));
+        plans.put(e.getKey(), RangeCoverage.plan(r, e.getKey(), key, e.getValue(), printedBounds));
       } else {
         state.plans.put(e.getKey(), new RangeCoverage.Plan(Map.of(), List.of()));
       }

@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -61,6 +62,65 @@ final class RangeCoverage {
   }
 
   /**
+   * The attached partitions' bounds as {@link #plan} last had them printed, per parent, so that a
+   * command prints only the bounds of partitions it has not seen: printing every bound made the
+   * coverage plan grow with the table. An entry is a child's two printed values keyed by its oid and
+   * the {@code xmin} of its {@code pg_class} row: a bound is only ever set or changed by a new version
+   * of that row (CREATE … PARTITION OF, ATTACH, DETACH each write one; VACUUM's in-place updates
+   * touch no bound), so a child detached and attached again elsewhere, or dropped and its oid reused,
+   * has another xmin and is printed again; the comparison is made by the server in the plan's own
+   * snapshot, so nothing is trusted that the catalog does not still say. The entries are valid only
+   * for the settings that shape a printed literal, which the server compares too. Entries of children
+   * no longer attached are dropped at each plan; commands running at once may replace each other's
+   * entries, every one of which is a fact about a row version.
+   */
+  static final class PrintedBounds {
+    private record Entry(String xmin, String lo, String hi) {}
+
+    private record Known(String settings, Map<String, Entry> byOid) {
+      /**
+       * The entries as one JSON object, {@code {"oid": ["xmin", "lo", "hi"], …}}: looked up by key
+       * on the server (a binary search per child, whatever the plan; a join with an array's rows
+       * became a nested loop, the product of the two sizes, in a generic plan).
+       */
+      String json() {
+        StringBuilder out = new StringBuilder("{");
+        for (Map.Entry<String, Entry> e : byOid.entrySet()) {
+          out.append(out.length() > 1 ? "," : "");
+          quote(out, e.getKey()).append(":[");
+          quote(out, e.getValue().xmin()).append(',');
+          quote(out, e.getValue().lo()).append(',');
+          quote(out, e.getValue().hi()).append(']');
+        }
+        return out.append('}').toString();
+      }
+
+      private static StringBuilder quote(StringBuilder out, String s) {
+        out.append('"');
+        for (int i = 0; i < s.length(); i++) {
+          char ch = s.charAt(i);
+          if (ch == '"' || ch == '\\') {
+            out.append('\\').append(ch);
+          } else if (ch < 0x20) {
+            out.append(String.format("\\u%04x", (int) ch));
+          } else {
+            out.append(ch);
+          }
+        }
+        return out.append('"');
+      }
+    }
+
+    private static final Known NONE = new Known("", Map.of());
+
+    private final Map<QualifiedName, Known> parents = new ConcurrentHashMap<>();
+
+    private Known of(QualifiedName parent) {
+      return parents.getOrDefault(parent, NONE);
+    }
+  }
+
+  /**
    * Orders the parent's attached partitions together with {@code planned} (this command's
    * partitions of that parent) and reports, for each planned one, its neighbours and any gap or
    * overlap it has with them. One query, all of it on the server: the attached partitions' bounds
@@ -68,8 +128,11 @@ final class RangeCoverage {
    * lock per partition), split at {@code ") TO ("} — the regular expression only where that split is
    * not two well-formed values (a text value holding that very string) — and cast to the key's type.
    * Each step is {@code MATERIALIZED}: inlined, the printing would be repeated for every reference.
+   * A bound {@code known} holds for the child's oid and row version is taken from there instead of
+   * printed (see {@link PrintedBounds}); the bounds printed are added to it.
    */
-  static RoundTrip.Result<Plan> plan(RoundTrip trip, QualifiedName parent, PartitionKey key, List<PartitionSpec> planned) {
+  static RoundTrip.Result<Plan> plan(RoundTrip trip, QualifiedName parent, PartitionKey key, List<PartitionSpec> planned,
+      PrintedBounds known) {
     List<String> schemas = new ArrayList<>();
     List<String> tables = new ArrayList<>();
     List<String> lows = new ArrayList<>();
@@ -84,12 +147,30 @@ final class RangeCoverage {
     }
     String[] names = tables.toArray(String[]::new);
     String[] spaces = schemas.toArray(String[]::new);
-    List<Object> params = List.of(parent.schema().name(), parent.table().name(), BOUND_PATTERN, spaces, names, spaces,
+    PrintedBounds.Known before = known.of(parent);
+    List<Object> params = List.of(before.settings(), before.json(),
+        parent.schema().name(), parent.table().name(), BOUND_PATTERN, spaces, names, spaces,
         names, lows.toArray(String[]::new), highs.toArray(String[]::new));
     return trip.query(planQuery(key.getTypes().get(0)), params, rs -> {
       Map<String, Neighbours> neighbours = new HashMap<>();
       List<PostgresCatalog.CoverageProblem> problems = new ArrayList<>();
+      Map<String, PrintedBounds.Entry> after = new HashMap<>();
+      String settings = null;
       while (rs.next()) {
+        String kind = rs.getString(11);
+        if (kind.equals("printed")) {
+          after.put(rs.getString(12), new PrintedBounds.Entry(rs.getString(13), rs.getString(14), rs.getString(15)));
+          continue;
+        }
+        if (kind.equals("kept")) {
+          settings = rs.getString(13);
+          if (rs.getString(12) != null && settings.equals(before.settings())) {
+            for (String oid : rs.getString(12).split(",")) {
+              after.put(oid, before.byOid().get(oid));
+            }
+          }
+          continue;
+        }
         Neighbour self = new Neighbour(rs.getString(1), rs.getString(2), rs.getBoolean(3));
         Neighbour prev = rs.getString(5) == null ? null : new Neighbour(rs.getString(4), rs.getString(5), rs.getBoolean(6));
         Neighbour next = rs.getString(8) == null ? null : new Neighbour(rs.getString(7), rs.getString(8), rs.getBoolean(9));
@@ -102,6 +183,7 @@ final class RangeCoverage {
           neighbours.put(self.qualified(), new Neighbours(prev, next));
         }
       }
+      known.parents.put(parent, new PrintedBounds.Known(settings, Map.copyOf(after)));
       return new Plan(neighbours, problems);
     });
   }
@@ -118,25 +200,45 @@ final class RangeCoverage {
         + " ELSE replace(substr(%1$s, 2, length(%1$s) - 2), '''''', '''') END").formatted(value);
   }
 
+  /**
+   * SQL: the settings a printed literal depends on (date, time and interval styles, time zone, float
+   * digits, money's locale); bounds printed under other ones are printed again.
+   */
+  private static final String SETTINGS = "concat_ws(' ', current_setting('DateStyle'), current_setting('IntervalStyle'),"
+      + " current_setting('TimeZone'), current_setting('extra_float_digits'), current_setting('lc_monetary'))";
+
   /** {@link #plan}'s query for a key of {@code type} (from PostgreSQL's own format_type(), never from a user). */
   private static String planQuery(String type) {
     // (a single-column range cannot start at MAXVALUE: PostgreSQL refuses the empty range)
     return """
-        WITH attached AS MATERIALIZED (
-          SELECT n.nspname AS schema, ch.relname AS tbl, pg_get_expr(ch.relpartbound, 0) AS bound
-            FROM pg_class p JOIN pg_namespace pn ON pn.oid = p.relnamespace
-            JOIN pg_inherits i ON i.inhparent = p.oid
-            JOIN pg_class ch ON ch.oid = i.inhrelid JOIN pg_namespace n ON n.oid = ch.relnamespace
-           WHERE pn.nspname = ? AND p.relname = ? AND NOT i.inhdetachpending),
+        WITH settings AS MATERIALIZED (
+          SELECT %6$s AS now),
+        known AS MATERIALIZED (
+          SELECT CASE WHEN settings.now = ? THEN CAST(? AS jsonb) ELSE '{}' END AS j FROM settings),
+        attached AS MATERIALIZED (
+          SELECT c.schema, c.tbl, c.oid, c.xmin,
+                 CASE WHEN c.k ->> 0 = c.xmin THEN c.k ->> 1 END AS known_lo,
+                 CASE WHEN c.k ->> 0 = c.xmin THEN c.k ->> 2 END AS known_hi,
+                 CASE WHEN c.k ->> 0 IS DISTINCT FROM c.xmin THEN pg_get_expr(c.relpartbound, 0) END AS bound
+            FROM (SELECT n.nspname AS schema, ch.relname AS tbl, ch.oid::text AS oid, ch.xmin::text AS xmin,
+                         ch.relpartbound, known.j -> ch.oid::text AS k
+                    FROM pg_class p JOIN pg_namespace pn ON pn.oid = p.relnamespace
+                    JOIN pg_inherits i ON i.inhparent = p.oid
+                    JOIN pg_class ch ON ch.oid = i.inhrelid JOIN pg_namespace n ON n.oid = ch.relnamespace
+                    CROSS JOIN known
+                   WHERE pn.nspname = ? AND p.relname = ? AND NOT i.inhdetachpending) c),
         split AS MATERIALIZED (
-          SELECT a.schema, a.tbl, a.bound,
+          SELECT a.schema, a.tbl, a.oid, a.xmin, a.bound,
                  substr(a.bound, 18, x.at - 18) AS lo, substr(a.bound, x.at + 6, length(a.bound) - x.at - 6) AS hi
             FROM attached a CROSS JOIN LATERAL (SELECT strpos(a.bound, ') TO (') AS at) x
            WHERE a.bound LIKE 'FOR VALUES FROM (%%)' AND x.at > 0),
         printed AS MATERIALIZED (
-          SELECT s.schema, s.tbl,
+          SELECT s.schema, s.tbl, s.oid, s.xmin, false AS known,
                  CASE WHEN %2$s AND %3$s THEN ARRAY[s.lo, s.hi] ELSE regexp_match(s.bound, ?) END AS v
-            FROM split s),
+            FROM split s
+          UNION ALL
+          SELECT a.schema, a.tbl, a.oid, a.xmin, true, ARRAY[a.known_lo, a.known_hi]
+            FROM attached a WHERE a.known_lo IS NOT NULL),
         listed AS (
           SELECT p.schema, p.tbl, false AS planned, %4$s AS lo, %5$s AS hi
             FROM printed p
@@ -159,10 +261,17 @@ final class RangeCoverage {
         SELECT schema, tbl, planned, prev_schema, prev_tbl, prev_planned, next_schema, next_tbl, next_planned,
                CASE WHEN prev_tbl IS NULL THEN NULL
                     WHEN prev_hi_max OR lo IS NULL OR prev_hi > lo THEN 'overlap'
-                    WHEN prev_hi < lo THEN 'gap' END AS problem
+                    WHEN prev_hi < lo THEN 'gap' END AS problem,
+               'plan' AS kind, NULL AS oid, NULL AS xmin, NULL AS lo, NULL AS hi
           FROM ordered
-         WHERE planned OR prev_planned OR next_planned""".formatted(type, wellFormed("s.lo"), wellFormed("s.hi"),
-        unquoted("p.v[1]"), unquoted("p.v[2]"));
+         WHERE planned OR prev_planned OR next_planned
+        UNION ALL
+        SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'printed', p.oid, p.xmin, p.v[1], p.v[2]
+          FROM printed p WHERE NOT p.known AND p.v IS NOT NULL
+        UNION ALL
+        SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'kept',
+               (SELECT string_agg(p.oid, ',') FROM printed p WHERE p.known), (SELECT now FROM settings), NULL, NULL"""
+        .formatted(type, wellFormed("s.lo"), wellFormed("s.hi"), unquoted("p.v[1]"), unquoted("p.v[2]"), SETTINGS);
   }
 
   /**
