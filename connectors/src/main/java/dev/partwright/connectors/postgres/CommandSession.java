@@ -54,13 +54,6 @@ final class CommandSession implements AutoCloseable {
     connection.commit();
   }
 
-  void rollback() throws SQLException {
-    timed = false;
-    if (connection != null && !connection.isClosed()) {
-      connection.rollback();
-    }
-  }
-
   private Connection connection() throws SQLException {
     if (connection == null || connection.isClosed()) {
       timed = false;
