@@ -25,6 +25,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 
 /**
  * The planner's decisions, as pure functions: from what an aggregate already covers, one event and
@@ -236,15 +237,22 @@ public final class Planner {
   }
 
   private static Step step(Map<Instant, Step> steps, TablePolicy policy, Instant start) {
-    Step step = steps.get(start);
-    if (step == null) {
-      if (steps.size() >= MAX_STEPS) {
-        steps.clear(); // bounded: an hourly calendar walked over years starts over
+    // bounded: an hourly calendar walked over years starts over
+    return cached(steps, MAX_STEPS, start, s -> new Step(policy.interval().next(s, policy.zone()),
+        "_" + policy.interval().suffix(s, policy.zone())));
+  }
+
+  /** {@code cache}'s value for {@code key}, computed and kept if absent; the cache is emptied once it holds {@code max}. */
+  private static <K, V> V cached(Map<K, V> cache, int max, K key, Function<K, V> compute) {
+    V value = cache.get(key);
+    if (value == null) {
+      if (cache.size() >= max) {
+        cache.clear();
       }
-      step = new Step(policy.interval().next(start, policy.zone()), "_" + policy.interval().suffix(start, policy.zone()));
-      steps.put(start, step);
+      value = compute.apply(key);
+      cache.put(key, value);
     }
-    return step;
+    return value;
   }
 
   /**
@@ -343,16 +351,9 @@ public final class Planner {
   private static String boundText(Object bound) {
     if (bound instanceof RangeBound r && r.getFrom().size() == 1 && r.getTo().size() == 1
         && r.getFrom().get(0) instanceof TimestampTzValue from && r.getTo().get(0) instanceof TimestampTzValue to) {
-      Span span = new Span(from.getMicros(), to.getMicros());
-      String text = BOUND_TEXTS.get(span);
-      if (text == null) {
-        if (BOUND_TEXTS.size() >= MAX_BOUND_TEXTS) {
-          BOUND_TEXTS.clear();
-        }
-        text = Bounds.describe(bound); // the text depends on the two instants only
-        BOUND_TEXTS.put(span, text);
-      }
-      return text;
+      // the text depends on the two instants only
+      return cached(BOUND_TEXTS, MAX_BOUND_TEXTS, new Span(from.getMicros(), to.getMicros()),
+          span -> Bounds.describe(bound));
     }
     return Bounds.describe(bound);
   }
