@@ -10,6 +10,7 @@ import dev.partwright.schemas.PartitionSpec;
 import dev.partwright.schemas.ProvisionPartitions;
 import dev.partwright.schemas.RangeBound;
 import dev.partwright.schemas.RegistryAvroSerde;
+import dev.partwright.schemas.SchemaRegistryClient;
 import dev.partwright.schemas.SchemaRegistryConfig;
 import dev.partwright.schemas.SchemaRegistryException;
 import java.nio.charset.StandardCharsets;
@@ -181,6 +182,20 @@ class DemandTopologyTest {
     assertThat(reason(dead.get(0))).contains("public.not_managed is not managed");
     assertThat(reason(dead.get(1))).contains("days ahead");
     assertThat(commands.isEmpty()).isTrue();
+  }
+
+  @Test
+  void thePlannerRegistersItsOutputSchemasWhenItsTaskStartsBeforeAnyEvent() {
+    String suffix = Long.toString(System.nanoTime());
+    PlannerConfig fresh = config.withTopics(config.ingestionTopic(), "commands-" + suffix, config.deadLetterTopic(),
+        "alerts-" + suffix);
+    Properties props = DemandTopology.streamsProperties("dummy:9092", "demand-prepare-test", fresh);
+    try (TopologyTestDriver d = new TopologyTestDriver(DemandTopology.build(new StreamsBuilder(), fresh, TestSerdes.get()),
+        props, NOW)) {
+      // nothing piped: a new tenant's first command must not wait for a registry round trip
+      assertThat(TestSerdes.get().registry().subjects()).contains(
+          SchemaRegistryClient.valueSubject(fresh.commandsTopic()), SchemaRegistryClient.valueSubject(fresh.alertsTopic()));
+    }
   }
 
   private static String reason(TestRecord<byte[], byte[]> record) {
