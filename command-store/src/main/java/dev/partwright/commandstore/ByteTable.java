@@ -41,9 +41,18 @@ final class ByteTable {
   private int writingSlot;
 
   ByteTable() {
-    arena = new AvroOut(256);
-    slots = new int[16];
-    hashes = new int[16];
+    this(0, 256);
+  }
+
+  /** A table that holds {@code entries} entries in {@code arenaBytes} without growing. */
+  ByteTable(int entries, int arenaBytes) {
+    arena = new AvroOut(arenaBytes);
+    int capacity = 16;
+    while (capacity < 2 * (entries + 1)) {
+      capacity *= 2;
+    }
+    slots = new int[capacity];
+    hashes = new int[capacity];
   }
 
   int size() {

@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -134,6 +135,8 @@ public final class CatalogReplay {
     }
 
     static Reader open(CommandStoreConfig config, boolean useSnapshots) {
+      // the snapshots are searched while this consumer finds the log's partitions and offsets
+      CompletableFuture<Snapshots.Found> search = useSnapshots ? Snapshots.searchAsync(config) : null;
       KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(consumerProperties(config.bootstrapServers()),
           new StringDeserializer(), new ByteArrayDeserializer());
       try {
@@ -147,10 +150,20 @@ public final class CatalogReplay {
             config.serdes().serde(CommandLogEntry.class), tps);
         Map<TopicPartition, Long> begin = c.beginningOffsets(tps);
         Map<TopicPartition, Long> end = c.endOffsets(tps);
-        Map<Integer, CatalogSnapshot> snapshots = useSnapshots
-            ? Snapshots.latest(c, config, tps.size(), r.warnings) : Map.of();
+        Map<Integer, CatalogSnapshot> snapshots = Map.of();
+        if (search != null) {
+          Snapshots.Found found = awaitSearch(search);
+          r.warnings.addAll(found.warnings());
+          snapshots = found.snapshots();
+        }
         c.assign(tps);
         for (CatalogSnapshot s : snapshots.values()) {
+          if (s.getPartition() >= tps.size()) {
+            r.warnings.add("snapshot of partition " + s.getPartition() + " but " + config.commandsTopic() + " has "
+                + tps.size() + " partitions: snapshots ignored, replaying from offset 0");
+            snapshots = Map.of();
+            break;
+          }
           TopicPartition tp = tps.get(s.getPartition());
           if (s.getNextOffset() > end.get(tp)) {
             // the log is shorter than the snapshot: the topic was re-created, the snapshots are of another log
@@ -252,6 +265,20 @@ public final class CatalogReplay {
       }
       dead.forEach(deadLetters);
       return read;
+    }
+
+    private static Snapshots.Found awaitSearch(CompletableFuture<Snapshots.Found> search) {
+      try {
+        return search.get();
+      } catch (ExecutionException e) {
+        if (e.getCause() instanceof RuntimeException r) {
+          throw r;
+        }
+        throw new CommandStoreException("searching the snapshots failed: " + e.getCause(), e.getCause());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new CommandStoreException("interrupted while searching the snapshots", e);
+      }
     }
 
     private static void await(Future<?> f) {

@@ -9,6 +9,8 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.PartitionInfo;
@@ -56,7 +58,7 @@ public final class ConsumerCatalog implements AutoCloseable {
       return;
     }
     KafkaConsumer<String, byte[]> c = reader();
-    Map<Integer, CatalogSnapshot> snapshots = Snapshots.latest(c, config, catalog.partitionCount(), new ArrayList<>());
+    Map<Integer, CatalogSnapshot> snapshots = Snapshots.latest(config, catalog.partitionCount(), new ArrayList<>());
     for (Map.Entry<TopicPartition, Long> e : positions.entrySet()) {
       int p = e.getKey().partition();
       long position = e.getValue();
@@ -116,8 +118,11 @@ public final class ConsumerCatalog implements AutoCloseable {
 
   private KafkaConsumer<String, byte[]> reader() {
     if (reader == null) {
-      KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(CatalogReplay.consumerProperties(config.bootstrapServers()),
-          new StringDeserializer(), new ByteArrayDeserializer());
+      Properties p = CatalogReplay.consumerProperties(config.bootstrapServers());
+      // it reads only records that exist (up to the worker's position): a fetch ahead of them, held by
+      // the broker for fetch.max.wait.ms, would delay the next partition's rebuild by that much
+      p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 0);
+      KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
       List<PartitionInfo> infos = c.partitionsFor(config.commandsTopic(), Duration.ofSeconds(30));
       if (infos == null || infos.isEmpty()) {
         c.close(Duration.ZERO);

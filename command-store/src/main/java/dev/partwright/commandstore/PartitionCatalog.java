@@ -219,15 +219,11 @@ public final class PartitionCatalog {
 
     private Aggregate decoded() {
       if (body != null) {
-        AggregateBody b = Codec.decode(body, Codec.BODY_READER);
-        commands = new ByteTable();
-        for (int i = 0; i < b.getCommandKeys().size(); i++) {
-          byte[] key = b.getCommandKeys().get(i).getBytes(StandardCharsets.UTF_8);
-          addCommand(key, key.length, b.getCommandOffsets().get(i));
-        }
+        List<PendingCommand> waiting = new ArrayList<>();
+        commands = BodyReader.read(body, waiting);
         pending = new LinkedHashMap<>();
-        for (PendingCommand pc : b.getPending()) {
-          pending.put(keyOf(pc.getCommand()), pc);
+        for (PendingCommand c : waiting) {
+          pending.put(keyOf(c.getCommand()), c);
         }
         body = null;
       }
@@ -337,7 +333,6 @@ public final class PartitionCatalog {
   /** Avro binary encoding of the parts of a snapshot, without the single-object header (they sit inside one). */
   private static final class Codec {
     static final SpecificDatumWriter<AggregateBody> BODY_WRITER = new SpecificDatumWriter<>(AggregateBody.class);
-    static final SpecificDatumReader<AggregateBody> BODY_READER = new SpecificDatumReader<>(AggregateBody.class);
     static final SpecificDatumWriter<PartitionSet> SET_WRITER = new SpecificDatumWriter<>(PartitionSet.class);
     static final SpecificDatumReader<PartitionSet> SET_READER = new SpecificDatumReader<>(PartitionSet.class);
     static final SpecificDatumReader<LivePartition> LIVE_READER = new SpecificDatumReader<>(LivePartition.class);

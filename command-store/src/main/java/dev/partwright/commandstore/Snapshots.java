@@ -8,6 +8,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -41,9 +42,53 @@ final class Snapshots {
    * The latest snapshot (highest offset covered, current fold version) of each partition of the
    * commands topic, searching the snapshots topic backwards from its end: compaction is lazy, so
    * the topic may still hold many superseded snapshots, and reading from the beginning would cost
-   * more than the replay the snapshot saves. Uses the caller's consumer and replaces its assignment.
+   * more than the replay the snapshot saves.
+   *
+   * <p>On a consumer of its own, which never long-polls: it reads ranges that end where the topic
+   * ends, so a fetch the consumer sends ahead finds nothing and, with a wait, the broker would hold
+   * it for {@code fetch.max.wait.ms}; a consumer does not fetch from a broker while a fetch to it is
+   * in flight, so the caller's first fetch of the commands topic would wait that long too.
    */
-  static Map<Integer, CatalogSnapshot> latest(KafkaConsumer<String, byte[]> c, CommandStoreConfig config,
+  static Map<Integer, CatalogSnapshot> latest(CommandStoreConfig config, int commandPartitions, List<String> warnings) {
+    Properties p = CatalogReplay.consumerProperties(config.bootstrapServers());
+    p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 0);
+    p.put(ConsumerConfig.CLIENT_ID_CONFIG, "partwright-snapshot-search");
+    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+      return latest(c, config, commandPartitions, warnings);
+    }
+  }
+
+  /** What a search found: the latest snapshot per commands partition, and what an operator should know. */
+  record Found(Map<Integer, CatalogSnapshot> snapshots, List<String> warnings) {}
+
+  /**
+   * {@link #latest} on a thread of its own (the commands topic's partition count from its own
+   * metadata), so that the caller sets up its reading of the commands topic meanwhile.
+   */
+  static CompletableFuture<Found> searchAsync(CommandStoreConfig config) {
+    CompletableFuture<Found> found = new CompletableFuture<>();
+    Thread t = new Thread(() -> {
+      try {
+        Properties p = CatalogReplay.consumerProperties(config.bootstrapServers());
+        p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 0);
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, "partwright-snapshot-search");
+        List<String> warnings = new ArrayList<>();
+        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+          List<PartitionInfo> commands = c.partitionsFor(config.commandsTopic(), Duration.ofSeconds(30));
+          Map<Integer, CatalogSnapshot> latest = commands == null || commands.isEmpty()
+              ? Map.of() : latest(c, config, commands.size(), warnings);
+          found.complete(new Found(latest, warnings));
+        }
+      } catch (Throwable e) {
+        found.completeExceptionally(e);
+      }
+    }, "partwright-snapshot-search");
+    t.setDaemon(true);
+    t.start();
+    return found;
+  }
+
+  private static Map<Integer, CatalogSnapshot> latest(KafkaConsumer<String, byte[]> c, CommandStoreConfig config,
       int commandPartitions, List<String> warnings) {
     Map<Integer, CatalogSnapshot> best = new HashMap<>();
     List<PartitionInfo> infos = c.partitionsFor(config.snapshotsTopic(), Duration.ofSeconds(30));

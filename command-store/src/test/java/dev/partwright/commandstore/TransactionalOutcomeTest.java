@@ -6,6 +6,7 @@ import static dev.partwright.commandstore.Fixtures.provision;
 import static dev.partwright.commandstore.Fixtures.provisioned;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import dev.partwright.embedded.Servers;
 import dev.partwright.schemas.AggregateId;
@@ -17,6 +18,7 @@ import dev.partwright.schemas.PartitionKey;
 import dev.partwright.schemas.PartitionSpec;
 import dev.partwright.schemas.Provisioned;
 import dev.partwright.schemas.Strategy;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -80,8 +82,12 @@ class TransactionalOutcomeTest {
       worker.appendOutcome(a, provisioned(a, "k1", 0), List.of(added(a, day(a, 0), command.offset())),
           Map.of(consumed, new OffsetAndMetadata(command.offset() + 1)), new ConsumerGroupMetadata(group));
 
-      assertThat(committedEntries(config)).hasSize(2).last().isInstanceOf(Provisioned.class);
-      assertThat(Fixtures.readAll(bootstrap, config.boundariesTopic(), true)).hasSize(1);
+      // commitTransaction returns once the coordinator decided; the markers that make the records
+      // visible to read_committed readers reach each partition a moment later
+      await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+        assertThat(committedEntries(config)).hasSize(2).last().isInstanceOf(Provisioned.class);
+        assertThat(Fixtures.readAll(bootstrap, config.boundariesTopic(), true)).hasSize(1);
+      });
       assertThat(committed(group)).containsEntry(consumed, new OffsetAndMetadata(command.offset() + 1));
       assertThat(worker.version(a)).isEqualTo(2);
     }
