@@ -20,7 +20,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * the provisioning worker, and measured inside the worker's JVM the inserts' p99 would be the
  * worker's collection pauses. Driven over stdin, one command a line: {@code table NAME} (prepare
  * inserts into it), {@code start}, {@code stop} (answers {@code latencies N ns1 ns2 ...}),
- * {@code quit}.
+ * {@code starts} (answers {@code starts N t1 t2 ...}, when the last window's inserts began), {@code quit}.
  */
 public final class InsertLoad {
 
@@ -39,6 +39,7 @@ public final class InsertLoad {
       Thread loop = null;
       AtomicBoolean stop = new AtomicBoolean();
       List<Long> nanos = new ArrayList<>();
+      List<Long> starts = new ArrayList<>();
       int[] i = {0};
       for (String line; (line = in.readLine()) != null; ) {
         if (line.startsWith("table ")) {
@@ -52,6 +53,7 @@ public final class InsertLoad {
           PreparedStatement ps = insert;
           stop.set(false);
           nanos.clear();
+          starts.clear();
           loop = new Thread(() -> {
             try {
               while (!stop.get()) {
@@ -61,6 +63,7 @@ public final class InsertLoad {
                 long t0 = System.nanoTime();
                 ps.executeUpdate();
                 nanos.add(System.nanoTime() - t0);
+                starts.add(t0);
               }
             } catch (Exception e) {
               nanos.add(-1L); // a failed insert: the benchmark reports it
@@ -74,6 +77,13 @@ public final class InsertLoad {
           loop.join();
           StringBuilder b = new StringBuilder("latencies ").append(nanos.size());
           for (long n : nanos) {
+            b.append(' ').append(n);
+          }
+          out.println(b);
+        } else if (line.equals("starts")) {
+          // when each insert of the last window began (System.nanoTime: one clock for all processes of a machine)
+          StringBuilder b = new StringBuilder("starts ").append(starts.size());
+          for (long n : starts) {
             b.append(' ').append(n);
           }
           out.println(b);

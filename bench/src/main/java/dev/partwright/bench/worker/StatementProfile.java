@@ -7,6 +7,7 @@ import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.Statement;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -28,6 +29,23 @@ final class StatementProfile {
   }
 
   private final Map<String, Totals> totals = new ConcurrentHashMap<>();
+  /** When recording: every timed call, {@code [start, end)} in System.nanoTime. */
+  private volatile List<Span> timeline;
+
+  /** One timed call of a statement kind. */
+  record Span(String kind, long start, long end) {}
+
+  /** Starts recording a timeline of every timed call (replacing any earlier one). */
+  void record() {
+    timeline = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+  }
+
+  /** The calls timed since {@link #record()}; recording stops. */
+  List<Span> stopRecording() {
+    List<Span> t = timeline;
+    timeline = null;
+    return t == null ? List.of() : List.copyOf(t);
+  }
   private volatile String label = "";
 
   /** Prefixes the kinds of the statements that follow, e.g. with the variant that runs them. */
@@ -131,9 +149,14 @@ final class StatementProfile {
     try {
       return call.call();
     } finally {
+      long t1 = System.nanoTime();
       Totals t = totals.computeIfAbsent(label + kind, k -> new Totals());
       t.count().increment();
-      t.nanos().add(System.nanoTime() - t0);
+      t.nanos().add(t1 - t0);
+      List<Span> spans = timeline;
+      if (spans != null) {
+        spans.add(new Span(kind, t0, t1));
+      }
     }
   }
 

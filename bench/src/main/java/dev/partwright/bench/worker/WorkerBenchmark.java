@@ -24,6 +24,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.UUID;
 import javax.sql.DataSource;
 
@@ -60,7 +62,9 @@ import javax.sql.DataSource;
  * -DskipTests}); options {@code --partitions N} (per variant and throughput round, default 200),
  * {@code --rounds R} (default 5), {@code --latency-rounds R} (default 5), {@code --window-partitions
  * N} (default 50), {@code --command-size N} (partitions per command, default 10), {@code --profile}
- * (instead: both paths once, every statement timed by kind).
+ * (instead: both paths once, every statement timed by kind), {@code --timeline R} (instead: R windows
+ * of provisioning with the worker's round trips and each insert timed, the slow inserts matched
+ * with what the worker was doing meanwhile).
  */
 public final class WorkerBenchmark {
 
@@ -104,6 +108,8 @@ public final class WorkerBenchmark {
       try {
         if (Arrays.asList(args).contains("--profile")) {
           bench.profile(partitions);
+        } else if (Arrays.asList(args).contains("--timeline")) {
+          bench.timeline(window, intArg(args, "--timeline", 5));
         } else {
           if (rounds > 0) {
             bench.throughput(partitions, rounds);
@@ -436,6 +442,31 @@ public final class WorkerBenchmark {
       return new Window(ms.stream().mapToDouble(Double::doubleValue).sorted().toArray(), millis, failed);
     }
 
+    /**
+     * Inserts made while {@code work} ran, in the order made: {starts (System.nanoTime)}, {latencies
+     * (ns; -1 failed)}, {the window's length (ns)}.
+     */
+    long[][] duringTimed(Work work) throws Exception {
+      ask("start");
+      long t0 = System.nanoTime();
+      try {
+        work.run();
+      } finally {
+        commands.println("stop");
+      }
+      long length = System.nanoTime() - t0;
+      String[] latencies = answers.readLine().split(" ");
+      commands.println("starts");
+      String[] starts = answers.readLine().split(" ");
+      int count = Integer.parseInt(latencies[1]);
+      long[][] out = {new long[count], new long[count], {length}};
+      for (int i = 0; i < count; i++) {
+        out[0][i] = Long.parseLong(starts[i + 2]);
+        out[1][i] = Long.parseLong(latencies[i + 2]);
+      }
+      return out;
+    }
+
     private void ask(String command) throws IOException {
       commands.println(command);
       String answer = answers.readLine();
@@ -451,6 +482,91 @@ public final class WorkerBenchmark {
         process.destroy();
       }
     }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // timeline
+
+  /**
+   * What the worker was doing while an insert was slow: {@code rounds} windows, each while {@code n}
+   * partitions are provisioned (commands of {@link #commandSize}), every round trip of the worker
+   * and every insert timed on one clock. Inserts are grouped by the worker round trip they overlapped
+   * most (or "between round trips": the worker's own JVM, or idle), with p50 / p99 / max per group,
+   * beside a window as long without DDL; the slowest inserts are listed with their overlaps.
+   */
+  private void timeline(int n, int rounds) throws Exception {
+    StatementProfile profile = new StatementProfile();
+    PartitionProvisioner timed = new PartitionProvisioner(profile.wrap(pool), PartitionProvisioner.Limits.defaults(),
+        "bench");
+    timed.prepare();
+    Map<String, List<Double>> byKind = new TreeMap<>();
+    List<Double> quiet = new ArrayList<>();
+    List<Double> ddl = new ArrayList<>();
+    List<String> slowest = new ArrayList<>();
+    List<double[]> slow = new ArrayList<>(); // latency, index into slowest
+    try (Inserter load = new Inserter(postgres)) {
+      for (int r = -1; r < rounds; r++) { // round -1 warms up both JVMs and PostgreSQL's caches
+        String table = parent(true);
+        provision(timed, table, 0, 1);
+        load.table(table);
+        load.during(pause(1_000));
+        profile.record();
+        long[][] window = load.duringTimed(() -> provision(timed, table, 1, n));
+        List<StatementProfile.Span> spans = profile.stopRecording();
+        long millis = (window[2][0]) / 1_000_000;
+        long[][] still = load.duringTimed(pause(millis));
+        if (r < 0) {
+          continue;
+        }
+        for (long ns : still[1]) {
+          quiet.add(ns / 1e6);
+        }
+        for (int i = 0; i < window[0].length; i++) {
+          long start = window[0][i];
+          long end = start + window[1][i];
+          double ms = window[1][i] / 1e6;
+          ddl.add(ms);
+          String most = "between round trips";
+          long best = 0;
+          StringBuilder all = new StringBuilder();
+          for (StatementProfile.Span sp : spans) {
+            long overlap = Math.min(end, sp.end()) - Math.max(start, sp.start());
+            if (overlap > 0) {
+              all.append(all.length() > 0 ? " | " : "").append(sp.kind()).append(String.format(" %.2f ms", overlap / 1e6));
+              if (overlap > best) {
+                best = overlap;
+                most = sp.kind();
+              }
+            }
+          }
+          byKind.computeIfAbsent(most, k -> new ArrayList<>()).add(ms);
+          slow.add(new double[] {ms, slowest.size()});
+          slowest.add(String.format("round %d: %.3f ms, overlapping: %s", r, ms, all.length() == 0 ? "nothing" : all));
+        }
+      }
+    }
+    System.out.printf("insert latency, %d windows of %d partitions (commands of %d):%n", rounds, n, commandSize);
+    System.out.printf("  %-80s %6d inserts  p50 %6.3f  p99 %6.3f  max %7.2f ms%n", "no DDL (same length, after each)",
+        quiet.size(), pct(quiet, 0.5), pct(quiet, 0.99), pct(quiet, 1.0));
+    System.out.printf("  %-80s %6d inserts  p50 %6.3f  p99 %6.3f  max %7.2f ms%n", "while provisioning, all",
+        ddl.size(), pct(ddl, 0.5), pct(ddl, 0.99), pct(ddl, 1.0));
+    System.out.println("  by the worker round trip each insert overlapped most:");
+    byKind.forEach((k, v) -> System.out.printf("    %-78s %6d inserts  p50 %6.3f  p99 %6.3f  max %7.2f ms%n",
+        k.length() > 78 ? k.substring(0, 78) : k, v.size(), pct(v, 0.5), pct(v, 0.99), pct(v, 1.0)));
+    slow.sort((a, b) -> Double.compare(b[0], a[0]));
+    int top = Math.max(10, ddl.size() / 100);
+    System.out.printf("  the %d slowest inserts while provisioning (the top 1 %%, at least 10):%n", top);
+    for (int i = 0; i < Math.min(top, slow.size()); i++) {
+      System.out.println("    " + slowest.get((int) slow.get(i)[1]));
+    }
+  }
+
+  private static double pct(List<Double> values, double q) {
+    if (values.isEmpty()) {
+      return Double.NaN;
+    }
+    double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+    return v[Math.min(v.length - 1, (int) (q * v.length))];
   }
 
   // ------------------------------------------------------------------------------------------
