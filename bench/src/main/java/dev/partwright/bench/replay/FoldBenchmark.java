@@ -57,7 +57,10 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
  *       -Dexec.args="-cp %classpath dev.partwright.bench.replay.FoldBenchmark"
  * </pre>
  *
- * Arguments go to JMH (e.g. {@code -p records=100000 -i 3}, or a regex of benchmarks).
+ * Arguments go to JMH (e.g. {@code -p records=100000 -i 3}, or a regex of benchmarks); or
+ * {@code --interleaved [rounds]} instead runs the three in turn, one invocation each, round after
+ * round in one JVM (run it with {@code -Xmx3g -XX:+UseParallelGC}), and prints each one's median
+ * wall and CPU time: on a shared machine, load from other processes then hits all three alike.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -150,6 +153,10 @@ public class FoldBenchmark {
 
   /** Runs the benchmarks and prints records/s of each, and the fold's throughput over decode-only's. */
   public static void main(String[] args) throws Exception {
+    if (args.length > 0 && args[0].equals("--interleaved")) {
+      interleaved(args.length > 1 ? Integer.parseInt(args[1]) : 30);
+      return;
+    }
     String url = Servers.schemaRegistry().url(); // one registry for the forks too
     CommandLineOptions given = new CommandLineOptions(args);
     var options = new OptionsBuilder()
@@ -168,6 +175,10 @@ public class FoldBenchmark {
       System.out.printf("  %-12s %,12.0f records/s (%.1f ms ± %.1f per %,d records)%n", name, n / ms * 1000, ms,
           r.getPrimaryResult().getScoreError(), n);
     }
+    printRatios(perSecond);
+  }
+
+  private static void printRatios(Map<String, Double> perSecond) {
     Double decode = perSecond.get("decode");
     if (decode != null) {
       for (String fold : List.of("fold", "foldDecoded")) {
@@ -176,5 +187,45 @@ public class FoldBenchmark {
         }
       }
     }
+  }
+
+  /** The three in turn, {@code rounds} times (the first fifth is warm-up); medians of wall and thread CPU time. */
+  private static void interleaved(int rounds) {
+    FoldBenchmark b = new FoldBenchmark();
+    b.records = 200_000;
+    b.aggregates = 2_000;
+    b.setUp();
+    Map<String, Runnable> variants = new java.util.LinkedHashMap<>();
+    variants.put("decode", b::decode);
+    variants.put("fold", b::fold);
+    variants.put("foldDecoded", b::foldDecoded);
+    Map<String, List<long[]>> times = new HashMap<>();
+    java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+    for (int round = 0; round < rounds; round++) {
+      for (Map.Entry<String, Runnable> v : variants.entrySet()) {
+        long cpu = threads.getCurrentThreadCpuTime();
+        long t0 = System.nanoTime();
+        v.getValue().run();
+        long[] t = {System.nanoTime() - t0, threads.getCurrentThreadCpuTime() - cpu};
+        if (round >= rounds / 5) {
+          times.computeIfAbsent(v.getKey(), k -> new ArrayList<>()).add(t);
+        }
+      }
+    }
+    Map<String, Double> wall = new HashMap<>();
+    Map<String, Double> cpu = new HashMap<>();
+    for (String name : variants.keySet()) {
+      List<long[]> t = times.get(name);
+      long wallMedian = t.stream().mapToLong(x -> x[0]).sorted().skip(t.size() / 2).findFirst().orElseThrow();
+      long cpuMedian = t.stream().mapToLong(x -> x[1]).sorted().skip(t.size() / 2).findFirst().orElseThrow();
+      wall.put(name, b.records * 1e9 / wallMedian);
+      cpu.put(name, b.records * 1e9 / cpuMedian);
+      System.out.printf("  %-12s %,12.0f records/s wall, %,12.0f records/s of the thread's CPU (medians of %d)%n", name,
+          wall.get(name), cpu.get(name), t.size());
+    }
+    System.out.println("wall:");
+    printRatios(wall);
+    System.out.println("thread CPU (without the collector's threads):");
+    printRatios(cpu);
   }
 }
