@@ -8,14 +8,25 @@ import java.util.Arrays;
  * length-prefixed UTF-8), the way Avro's {@code BinaryEncoder} writes them. The fold writes its
  * history entries, live partitions and command keys with it, straight where they are kept, instead
  * of building records for a datum writer to reflect over once per log record.
+ *
+ * <p>Not final: {@link History} and {@link ByteTable} are buffers of this kind themselves rather
+ * than holding one, because replay touches a different aggregate at each record and every
+ * reference followed from the aggregate to the bytes is one more cache miss.
  */
-final class AvroOut {
+class AvroOut {
+
+  private static final byte[] EMPTY = new byte[0];
 
   private byte[] buf;
   private int size;
 
   AvroOut(int capacity) {
     buf = new byte[Math.max(16, capacity)];
+  }
+
+  /** Empty, and no array until the first write. */
+  AvroOut() {
+    buf = EMPTY;
   }
 
   int size() {
@@ -138,7 +149,13 @@ final class AvroOut {
 
   private void ensure(int more) {
     if (size + more > buf.length) {
-      buf = Arrays.copyOf(buf, Math.max(buf.length * 2, size + more));
+      buf = Arrays.copyOf(buf, Math.max(Math.max(buf.length * 2, 64), size + more));
     }
+  }
+
+  /** Takes {@code other}'s bytes as its own (other must not be written to again). */
+  void replaceWith(AvroOut other) {
+    buf = other.buf;
+    size = other.size;
   }
 }

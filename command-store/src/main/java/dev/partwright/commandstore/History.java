@@ -25,15 +25,14 @@ import org.apache.avro.specific.SpecificDatumReader;
  * replay, and building and reflecting over a {@link HistoryEntry} there cost more than the rest of
  * the fold. {@code HistoryTest} checks the bytes against Avro's own encoding.
  */
-final class History {
+final class History extends AvroOut {
 
   /**
    * Entries loaded from a snapshot, still compressed as the snapshot holds them (shared with it,
    * never copied), or null for a history that began empty. Inflated only to be read.
    */
   private final ByteBuffer base;
-  /** Entries appended since, in a buffer of our own (null until the first). */
-  private AvroOut out;
+  // entries appended since are this buffer's bytes
   private long count;
 
   History() {
@@ -60,50 +59,48 @@ final class History {
   /** {@link #begin(long, Instant, EntryKind, EntryVerdict, String, String, String, int)} with the key in UTF-8. */
   void begin(long offset, Instant at, EntryKind kind, EntryVerdict verdict, byte[] keyUtf8, int keyLength, String actor,
       String reason, int partitions) {
-    if (out == null) {
-      out = new AvroOut(128);
-    }
-    out.writeLong(offset);
-    out.writeLong(Math.addExact(Math.multiplyExact(at.getEpochSecond(), 1_000_000L), at.getNano() / 1_000));
-    out.writeLong(kind.ordinal());
-    out.writeLong(verdict.ordinal());
-    out.writeString(keyUtf8, 0, keyLength);
-    out.writeString(actor == null ? "" : actor);
-    out.writeString(reason == null ? "" : reason);
+    writeLong(offset);
+    writeLong(Math.addExact(Math.multiplyExact(at.getEpochSecond(), 1_000_000L), at.getNano() / 1_000));
+    writeLong(kind.ordinal());
+    writeLong(verdict.ordinal());
+    writeString(keyUtf8, 0, keyLength);
+    writeString(actor == null ? "" : actor);
+    writeString(reason == null ? "" : reason);
     if (partitions > 0) {
-      out.writeLong(partitions);
+      writeLong(partitions);
     }
   }
 
   /** One item of the partitions array, {@code schema.name}. */
   void partition(String schema, String name) {
-    out.writeString(schema + "." + name);
+    writeString(schema + "." + name);
   }
 
   void partition(String qualified) {
-    out.writeString(qualified);
+    writeString(qualified);
   }
 
   /** One item of the partitions array, a qualified name in UTF-8. */
   void partition(byte[] utf8, int length) {
-    out.writeString(utf8, 0, length);
+    writeString(utf8, 0, length);
   }
 
   /** Ends the entry begun last. */
   void end(long version) {
-    out.writeLong(0); // end of the partitions array (or the whole of an empty one)
-    out.writeLong(version);
+    writeLong(0); // end of the partitions array (or the whole of an empty one)
+    writeLong(version);
     count++;
   }
 
-  long size() {
+  /** Entries ({@link #size()} is the bytes appended since the snapshot). */
+  long count() {
     return count;
   }
 
   /** The encoded entries, oldest first, uncompressed. */
   ByteBuffer encoded() {
-    byte[] own = out == null ? new byte[0] : out.array();
-    int size = out == null ? 0 : out.size();
+    byte[] own = array();
+    int size = size();
     if (base == null) {
       return ByteBuffer.wrap(own, 0, size).slice();
     }
@@ -118,7 +115,7 @@ final class History {
 
   /** The entries as a snapshot stores them: compressed; untouched snapshot bytes are handed back as they came. */
   ByteBuffer deflated() {
-    if (base != null && (out == null || out.size() == 0)) {
+    if (base != null && size() == 0) {
       return base.duplicate();
     }
     return ByteBuffer.wrap(Deflated.deflate(encoded()));

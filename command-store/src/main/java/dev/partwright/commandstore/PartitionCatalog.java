@@ -189,7 +189,7 @@ public final class PartitionCatalog {
 
     /** Idempotency keys of every applied command, in log order. */
     public List<String> commandKeys() {
-      List<String> keys = new ArrayList<>(decoded().commands.size());
+      List<String> keys = new ArrayList<>(decoded().commands.entries());
       for (int e = commands.first(); e >= 0; e = commands.after(e)) {
         keys.add(commands.keyString(e));
       }
@@ -202,7 +202,7 @@ public final class PartitionCatalog {
     }
 
     public long historySize() {
-      return history.size();
+      return history.count();
     }
 
     /** The offset of the command with this key (UTF-8), or -1 when the aggregate has none. Decode the body first. */
@@ -296,8 +296,8 @@ public final class PartitionCatalog {
       if (body != null) {
         return body.duplicate();
       }
-      List<String> keys = new ArrayList<>(commands.size());
-      List<Long> offsets = new ArrayList<>(commands.size());
+      List<String> keys = new ArrayList<>(commands.entries());
+      List<Long> offsets = new ArrayList<>(commands.entries());
       for (int e = commands.first(); e >= 0; e = commands.after(e)) {
         keys.add(commands.keyString(e));
         offsets.add(AvroOut.readLong(commands.array(), commands.valueAt(e)));
@@ -440,7 +440,7 @@ public final class PartitionCatalog {
   public List<BoundaryChange> boundaryChanges(Function<String, PartitionKey> keyOfParent) {
     List<BoundaryChange> out = new ArrayList<>();
     for (Aggregate a : aggregates().values()) {
-      if (a.live().size() == 0) {
+      if (a.live().entries() == 0) {
         continue;
       }
       long version = -1;
@@ -835,7 +835,7 @@ public final class PartitionCatalog {
   private CatalogSnapshot snapshot(int partition, Instant takenAt, boolean deflated) {
     List<AggregateState> states = new ArrayList<>();
     for (Aggregate a : new TreeMap<>(byPartition.get(partition)).values()) {
-      states.add(new AggregateState(a.id, a.version, a.encodedBody(), a.partitionsBytes(deflated), a.history.size(),
+      states.add(new AggregateState(a.id, a.version, a.encodedBody(), a.partitionsBytes(deflated), a.history.count(),
           deflated ? a.history.deflated() : a.history.encoded()));
     }
     return new CatalogSnapshot(commandsTopic, partition, nextOffset[partition], FOLD_VERSION, takenAt,

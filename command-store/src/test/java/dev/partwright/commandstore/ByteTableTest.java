@@ -45,7 +45,7 @@ class ByteTableTest {
   }
 
   private static void assertSame(ByteTable table, Map<String, String> model) {
-    assertThat(table.size()).isEqualTo(model.size());
+    assertThat(table.entries()).isEqualTo(model.size());
     List<String> keys = new ArrayList<>();
     for (int e = table.first(); e >= 0; e = table.after(e)) {
       String key = table.keyString(e);

@@ -48,7 +48,7 @@ class HistoryTest {
 
     assertThat(history.encoded()).isEqualTo(ByteBuffer.wrap(avro.toByteArray()));
     assertThat(history.decode()).isEqualTo(entries);
-    History loaded = History.ofDeflated(history.deflated(), history.size());
+    History loaded = History.ofDeflated(history.deflated(), history.count());
     assertThat(loaded.decode()).isEqualTo(entries);
     assertThat(loaded.deflated()).as("untouched snapshot bytes go back as they came").isEqualTo(history.deflated());
     loaded.begin(9, at, EntryKind.REJECTED, EntryVerdict.APPLIED, "k3", "", "quota", 0);

@@ -64,7 +64,6 @@ public final class ReplayBenchmark {
   private static final PartwrightSerdes SERDES =
       PartwrightSerdes.create(SchemaRegistryConfig.of(Servers.schemaRegistry().url()));
   private static final RegistryAvroSerde<CommandLogEntry> LOG = SERDES.serde(CommandLogEntry.class);
-  private static final Instant DAY0 = Instant.parse("2026-01-01T00:00:00Z");
 
   private ReplayBenchmark() {}
 
@@ -167,8 +166,12 @@ public final class ReplayBenchmark {
     return checksum;
   }
 
-  /** The generated command log: each aggregate walks forward one day per command. */
-  private static final class Log {
+  /**
+   * The generated command log: each aggregate walks forward one day per command. {@link #step} is
+   * shared with {@link FoldBenchmark}, which folds the same log without a broker.
+   */
+  static final class Log {
+    static final Instant DAY0 = Instant.parse("2026-01-01T00:00:00Z");
     private final List<AggregateId> aggregates = new ArrayList<>();
     private final int[] step;
     private int next;
@@ -209,7 +212,8 @@ public final class ReplayBenchmark {
       return bytes;
     }
 
-    private static List<Object> step(AggregateId a, int s) {
+    /** The records of aggregate {@code a}'s step {@code s}: a command and its outcomes. */
+    static List<Object> step(AggregateId a, int s) {
       String key = a + "#" + s;
       ProvisionPartitions command = ProvisionPartitions.newBuilder()
           .setHeader(CommandHeader.newBuilder().setIdempotencyKey(key).setAggregateId(a.toString()).setExpectedVersion(-1)
