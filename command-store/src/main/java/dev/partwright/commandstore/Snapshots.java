@@ -50,12 +50,17 @@ final class Snapshots {
    * in flight, so the caller's first fetch of the commands topic would wait that long too.
    */
   static Map<Integer, CatalogSnapshot> latest(CommandStoreConfig config, int commandPartitions, List<String> warnings) {
+    try (KafkaConsumer<String, byte[]> c = searchConsumer(config)) {
+      return latest(c, config, commandPartitions, warnings);
+    }
+  }
+
+  /** A consumer for the search: it reads ranges that exist, so it never waits on the broker for more. */
+  private static KafkaConsumer<String, byte[]> searchConsumer(CommandStoreConfig config) {
     Properties p = CatalogReplay.consumerProperties(config.bootstrapServers());
     p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 0);
     p.put(ConsumerConfig.CLIENT_ID_CONFIG, "partwright-snapshot-search");
-    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
-      return latest(c, config, commandPartitions, warnings);
-    }
+    return new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
   }
 
   /** What a search found: the latest snapshot per commands partition, and what an operator should know. */
@@ -69,11 +74,8 @@ final class Snapshots {
     CompletableFuture<Found> found = new CompletableFuture<>();
     Thread t = new Thread(() -> {
       try {
-        Properties p = CatalogReplay.consumerProperties(config.bootstrapServers());
-        p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 0);
-        p.put(ConsumerConfig.CLIENT_ID_CONFIG, "partwright-snapshot-search");
         List<String> warnings = new ArrayList<>();
-        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<String, byte[]> c = searchConsumer(config)) {
           List<PartitionInfo> commands = c.partitionsFor(config.commandsTopic(), Duration.ofSeconds(30));
           Map<Integer, CatalogSnapshot> latest = commands == null || commands.isEmpty()
               ? Map.of() : latest(c, config, commands.size(), warnings);
