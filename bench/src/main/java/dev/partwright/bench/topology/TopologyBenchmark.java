@@ -39,6 +39,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Metric;
 import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -471,11 +472,17 @@ public final class TopologyBenchmark {
       throws InterruptedException {
     Map<String, Long> arrived = new ConcurrentHashMap<>();
     RegistryAvroSerde<CommandLogEntry> log = SERDES.serde(CommandLogEntry.class);
+    CountDownLatch positioned = new CountDownLatch(1);
     Thread reader = new Thread(() -> {
       Properties p = consumerProps(bootstrap);
-      p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
       try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
-        consumer.subscribe(List.of(config.commandsTopic()));
+        // no group: assigned and at the end before the first surge is sent
+        List<TopicPartition> tps = consumer.partitionsFor(config.commandsTopic(), Duration.ofSeconds(30)).stream()
+            .map(i -> new TopicPartition(i.topic(), i.partition())).toList();
+        consumer.assign(tps);
+        consumer.seekToEnd(tps);
+        tps.forEach(consumer::position);
+        positioned.countDown();
         while (!Thread.currentThread().isInterrupted()) {
           for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(50))) {
             long at = System.nanoTime();
@@ -489,7 +496,9 @@ public final class TopologyBenchmark {
       }
     }, "surge-reader");
     reader.start();
-    Thread.sleep(3000); // let the reader join and seek to the end before the first surge
+    if (!positioned.await(60, TimeUnit.SECONDS)) {
+      throw new IllegalStateException("the command log reader found no end of " + config.commandsTopic() + " in 60 s");
+    }
     List<Double> latencies = new ArrayList<>();
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
