@@ -152,7 +152,7 @@ public final class CatalogReplay {
         Map<TopicPartition, Long> end = c.endOffsets(tps);
         Map<Integer, CatalogSnapshot> snapshots = Map.of();
         if (search != null) {
-          Snapshots.Found found = awaitSearch(search);
+          Snapshots.Found found = await(search, "searching the snapshots");
           r.warnings.addAll(found.warnings());
           snapshots = found.snapshots();
         }
@@ -246,14 +246,14 @@ public final class CatalogReplay {
           read += records.count();
           // bounded read-ahead: polled records wait in memory until a lane takes them
           while (inFlight.size() > 4 * laneCount) {
-            await(inFlight.poll());
+            await(inFlight.poll(), "a replay lane");
           }
           if (!records.isEmpty()) {
             progress.update(Math.min(read, total), total);
           }
         }
         while (!inFlight.isEmpty()) {
-          await(inFlight.poll());
+          await(inFlight.poll(), "a replay lane");
         }
       } finally {
         for (ExecutorService lane : lanes) {
@@ -267,31 +267,18 @@ public final class CatalogReplay {
       return read;
     }
 
-    private static Snapshots.Found awaitSearch(CompletableFuture<Snapshots.Found> search) {
+    /** The result of {@code f}; its failure rethrown as it was when unchecked, else wrapped; {@code what} failed names it. */
+    private static <T> T await(Future<T> f, String what) {
       try {
-        return search.get();
+        return f.get();
       } catch (ExecutionException e) {
         if (e.getCause() instanceof RuntimeException r) {
           throw r;
         }
-        throw new CommandStoreException("searching the snapshots failed: " + e.getCause(), e.getCause());
+        throw new CommandStoreException(what + " failed: " + e.getCause(), e.getCause());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new CommandStoreException("interrupted while searching the snapshots", e);
-      }
-    }
-
-    private static void await(Future<?> f) {
-      try {
-        f.get();
-      } catch (ExecutionException e) {
-        if (e.getCause() instanceof RuntimeException r) {
-          throw r;
-        }
-        throw new CommandStoreException("replay lane failed: " + e.getCause(), e.getCause());
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new CommandStoreException("interrupted while replaying", e);
+        throw new CommandStoreException("interrupted: " + what, e);
       }
     }
 
