@@ -78,7 +78,8 @@ import org.apache.kafka.streams.StreamsConfig;
  * </ol>
  *
  * <p>Before both, a JIT warm-up alike for every contender ({@code --warmup N} events of other
- * tenants, default a quarter of {@code --events}; {@code 0} for none). Streams settings can be tried
+ * tenants, default as many as {@code --events}: after a quarter, the topology's longer code path was
+ * still being compiled in the first round; {@code 0} for none). Streams settings can be tried
  * without a rebuild, for the floor and the topology alike: {@code -Dbench.streams.<setting>=<value>}.
  *
  * <pre>
@@ -105,7 +106,7 @@ public final class TopologyBenchmark {
     int partitions = intArg(args, "--partitions", 4);
     int threads = intArg(args, "--threads", 2);
     boolean keyed = !Arrays.asList(args).contains("--no-key");
-    int warmup = intArg(args, "--warmup", events / 4);
+    int warmup = intArg(args, "--warmup", events);
     int rounds = intArg(args, "--rounds", 3);
     Path work = Files.createTempDirectory("topology-bench");
     // Kafka's own default (the embedded broker's is 0, for tests): the stream threads of an
