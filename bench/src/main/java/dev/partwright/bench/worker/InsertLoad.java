@@ -20,7 +20,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * the provisioning worker, and measured inside the worker's JVM the inserts' p99 would be the
  * worker's collection pauses. Driven over stdin, one command a line: {@code table NAME} (prepare
  * inserts into it), {@code start}, {@code stop} (answers {@code latencies N ns1 ns2 ...}),
- * {@code starts} (answers {@code starts N t1 t2 ...}, when the last window's inserts began), {@code quit}.
+ * {@code once N} (N inserts at once, the loop stopped; answers {@code latencies N ns1 ...}), {@code starts} (answers {@code starts N t1 t2 ...}, when the last window's inserts began), {@code quit}.
  */
 public final class InsertLoad {
 
@@ -78,6 +78,19 @@ public final class InsertLoad {
           StringBuilder b = new StringBuilder("latencies ").append(nanos.size());
           for (long n : nanos) {
             b.append(' ').append(n);
+          }
+          out.println(b);
+        } else if (line.startsWith("once ")) {
+          // N inserts now, one after the other (the loop is stopped): answers {@code latencies N ns1 ...}
+          int n = Integer.parseInt(line.substring(5));
+          StringBuilder b = new StringBuilder("latencies ").append(n);
+          for (int k = 0; k < n; k++) {
+            insert.setString(1, "t" + (i[0] % 16));
+            insert.setTimestamp(2, Timestamp.from(DAY0.plusMillis(i[0] % 86_400_000L)));
+            insert.setInt(3, i[0]++);
+            long t0 = System.nanoTime();
+            insert.executeUpdate();
+            b.append(' ').append(System.nanoTime() - t0);
           }
           out.println(b);
         } else if (line.equals("starts")) {

@@ -64,7 +64,8 @@ import javax.sql.DataSource;
  * N} (default 50), {@code --command-size N} (partitions per command, default 10), {@code --profile}
  * (instead: both paths once, every statement timed by kind), {@code --timeline R} (instead: R windows
  * of provisioning with the worker's round trips and each insert timed, the slow inserts matched
- * with what the worker was doing meanwhile).
+ * with what the worker was doing meanwhile), {@code --after-commit R} (instead: what one command's
+ * commit costs another session's next inserts, nothing else running).
  */
 public final class WorkerBenchmark {
 
@@ -108,6 +109,8 @@ public final class WorkerBenchmark {
       try {
         if (Arrays.asList(args).contains("--profile")) {
           bench.profile(partitions);
+        } else if (Arrays.asList(args).contains("--after-commit")) {
+          bench.afterCommit(window, intArg(args, "--after-commit", 5));
         } else if (Arrays.asList(args).contains("--timeline")) {
           bench.timeline(window, intArg(args, "--timeline", 5));
         } else {
@@ -433,6 +436,17 @@ public final class WorkerBenchmark {
       return new Window(ms.stream().mapToDouble(Double::doubleValue).sorted().toArray(), timed[2][0] / 1_000_000, failed);
     }
 
+    /** {@code n} inserts one after the other, now (ms, in the order made). */
+    double[] once(int n) throws IOException {
+      commands.println("once " + n);
+      String[] parts = answers.readLine().split(" ");
+      double[] ms = new double[n];
+      for (int i = 0; i < n; i++) {
+        ms[i] = Long.parseLong(parts[i + 2]) / 1e6;
+      }
+      return ms;
+    }
+
     /**
      * Inserts made while {@code work} ran, in the order made: {starts (System.nanoTime)}, {latencies
      * (ns; -1 failed)}, {the window's length (ns)}.
@@ -555,6 +569,60 @@ public final class WorkerBenchmark {
     for (int i = 0; i < Math.min(top, slow.size()); i++) {
       System.out.println("    " + slowest.get((int) slow.get(i)[1]));
     }
+  }
+
+  /**
+   * What a command's commit costs another session, with nothing running at the same time: after
+   * each command (its partitions created, attached, committed), the inserting session makes three
+   * inserts one after the other; then three more with no commit in between (the baseline). The
+   * first insert after a commit processes the command's catalog invalidations, rebuilds the
+   * parent's partition descriptor and re-plans; the others show what an insert costs otherwise.
+   */
+  private void afterCommit(int n, int rounds) throws Exception {
+    List<Double> first = new ArrayList<>();
+    List<Double> second = new ArrayList<>();
+    List<Double> plain = new ArrayList<>();
+    List<Double> plainFirst = new ArrayList<>();
+    try (Inserter load = new Inserter(postgres)) {
+      for (int r = -1; r < rounds; r++) { // round -1 warms up
+        String table = parent(true);
+        String raw = parent(false);
+        provision(provisioner, table, 0, 1);
+        rawLoop(pool, raw, 0, 1, false);
+        for (boolean ours : new boolean[] {true, false}) {
+          String t = ours ? table : raw;
+          load.table(t);
+          load.once(20);
+          for (int from = 1; from <= n; from += commandSize) {
+            int m = Math.min(commandSize, n + 1 - from);
+            if (ours) {
+              provision(provisioner, t, from, m);
+            } else {
+              rawLoop(pool, t, from, m, true); // the plain loop: one commit per partition
+            }
+            double[] after = load.once(3);
+            double[] again = load.once(3);
+            if (r >= 0) {
+              (ours ? first : plainFirst).add(after[0]);
+              if (ours) {
+                second.add(after[1]);
+                plain.add(again[0]);
+              }
+            }
+          }
+        }
+      }
+    }
+    System.out.printf("one command's commit as another session sees it (%d rounds of %d partitions, commands of %d):%n",
+        rounds, n, commandSize);
+    System.out.printf("  first insert after a partwright command's commit   %4d x  p50 %6.3f  max %6.3f ms%n", first.size(),
+        pct(first, 0.5), pct(first, 1.0));
+    System.out.printf("  second insert after it                              %4d x  p50 %6.3f  max %6.3f ms%n", second.size(),
+        pct(second, 0.5), pct(second, 1.0));
+    System.out.printf("  an insert with no commit since the last one         %4d x  p50 %6.3f  max %6.3f ms%n", plain.size(),
+        pct(plain, 0.5), pct(plain, 1.0));
+    System.out.printf("  first insert after the plain loop's %d commits      %4d x  p50 %6.3f  max %6.3f ms%n", commandSize,
+        plainFirst.size(), pct(plainFirst, 0.5), pct(plainFirst, 1.0));
   }
 
   private static double pct(List<Double> values, double q) {
