@@ -73,6 +73,23 @@ class CoverageTest {
     return catchThrowableOfType(() -> p.provision(provision("*/" + db.q(table), specs)), ProvisioningException.class);
   }
 
+  /** Days [from, to) of each range, a command each, through the provisioner that remembers what it printed. */
+  private static void provisionWatched(String table, int[]... ranges) throws Exception {
+    for (int[] r : ranges) {
+      watched.provision(provision("*/" + db.q(table), days(table, r[0], r[1])));
+    }
+  }
+
+  /** The watched provisioner refuses {@code specs} with {@code code} before reaching any DDL step. */
+  private static ProvisioningException rejectedBeforeAnyDdl(String table, List<PartitionSpec> specs, String code) {
+    steps.clear();
+    ProvisioningException e = rejected(watched, table, specs);
+    assertThat(e.kind()).isEqualTo(ProvisioningException.Kind.REJECTED);
+    assertThat(steps).as("DDL steps reached").isEmpty();
+    assertThat(e.code()).isEqualTo(code);
+    return e;
+  }
+
   @Test
   void forwardThenBackwardProvisioningStaysContiguousFromEdgeToEdge() throws Exception {
     timeTable("runway");
@@ -185,21 +202,15 @@ class CoverageTest {
     // stride_d2 detached and attached again, same table, same oid, half a day shorter: remembered as
     // it was, it would meet day 3
     timeTable("stride");
-    watched.provision(provision("*/" + db.q("stride"), days("stride", 0, 2)));
-    watched.provision(provision("*/" + db.q("stride"), days("stride", 2, 3)));
-    watched.provision(provision("*/" + db.q("stride"), days("stride", 3, 4)));
+    provisionWatched("stride", new int[] {0, 2}, new int[] {2, 3}, new int[] {3, 4});
     Instant d2 = DAY0.plus(Duration.ofDays(2));
     db.exec("DROP TABLE ${s}.stride_d3", "ALTER TABLE ${s}.stride DETACH PARTITION ${s}.stride_d2",
         "ALTER TABLE ${s}.stride ATTACH PARTITION ${s}.stride_d2 FOR VALUES FROM ('" + d2 + "') TO ('"
             + d2.plus(Duration.ofHours(12)) + "')");
     List<String> before = db.relations();
 
-    steps.clear();
-    ProvisioningException e = rejected(watched, "stride", days("stride", 3, 4));
+    ProvisioningException e = rejectedBeforeAnyDdl("stride", days("stride", 3, 4), "COVERAGE_GAP");
 
-    assertThat(e.kind()).isEqualTo(ProvisioningException.Kind.REJECTED);
-    assertThat(steps).as("DDL steps reached").isEmpty();
-    assertThat(e.code()).isEqualTo("COVERAGE_GAP");
     assertThat(e.getMessage()).contains("gap between " + db.q("stride_d2") + " and " + db.q("stride_d3"));
     assertThat(db.relations()).isEqualTo(before);
   }
@@ -208,9 +219,7 @@ class CoverageTest {
   void aNeighbourWidenedByAnotherSessionBetweenTwoCommandsIsSeenAsItIsNow() throws Exception {
     // as above, sprawl_d1 now reaching into the day the next command wants: an overlap, found before any DDL
     timeTable("sprawl");
-    watched.provision(provision("*/" + db.q("sprawl"), days("sprawl", 0, 1)));
-    watched.provision(provision("*/" + db.q("sprawl"), days("sprawl", 1, 2)));
-    watched.provision(provision("*/" + db.q("sprawl"), days("sprawl", 2, 3)));
+    provisionWatched("sprawl", new int[] {0, 1}, new int[] {1, 2}, new int[] {2, 3});
     Instant d1 = DAY0.plus(Duration.ofDays(1));
     db.exec("ALTER TABLE ${s}.sprawl DETACH PARTITION ${s}.sprawl_d2",
         "ALTER TABLE ${s}.sprawl DETACH PARTITION ${s}.sprawl_d1",
@@ -219,12 +228,8 @@ class CoverageTest {
         "DROP TABLE ${s}.sprawl_d2");
     List<String> before = db.relations();
 
-    steps.clear();
-    ProvisioningException e = rejected(watched, "sprawl", days("sprawl", 2, 4));
+    rejectedBeforeAnyDdl("sprawl", days("sprawl", 2, 4), "COVERAGE_OVERLAP");
 
-    assertThat(e.kind()).isEqualTo(ProvisioningException.Kind.REJECTED);
-    assertThat(steps).as("DDL steps reached").isEmpty();
-    assertThat(e.code()).isEqualTo("COVERAGE_OVERLAP");
     assertThat(db.relations()).isEqualTo(before);
   }
 
@@ -232,17 +237,11 @@ class CoverageTest {
   void aNeighbourDetachedByAnotherSessionBetweenTwoCommandsIsNoLongerOne() throws Exception {
     // the partition the last command saw as the one before the next day is gone from the parent: a gap
     timeTable("lapse");
-    watched.provision(provision("*/" + db.q("lapse"), days("lapse", 0, 2)));
-    watched.provision(provision("*/" + db.q("lapse"), days("lapse", 2, 3)));
-    watched.provision(provision("*/" + db.q("lapse"), days("lapse", 3, 4)));
+    provisionWatched("lapse", new int[] {0, 2}, new int[] {2, 3}, new int[] {3, 4});
     db.exec("DROP TABLE ${s}.lapse_d3", "ALTER TABLE ${s}.lapse DETACH PARTITION ${s}.lapse_d2");
 
-    steps.clear();
-    ProvisioningException e = rejected(watched, "lapse", days("lapse", 3, 4));
+    ProvisioningException e = rejectedBeforeAnyDdl("lapse", days("lapse", 3, 4), "COVERAGE_GAP");
 
-    assertThat(e.kind()).isEqualTo(ProvisioningException.Kind.REJECTED);
-    assertThat(steps).as("DDL steps reached").isEmpty();
-    assertThat(e.code()).isEqualTo("COVERAGE_GAP");
     assertThat(e.getMessage()).contains("gap between " + db.q("lapse_d1") + " and " + db.q("lapse_d3"));
     assertThat(db.tree("lapse")).hasSize(2);
   }
