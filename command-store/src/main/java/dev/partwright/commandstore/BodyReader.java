@@ -81,11 +81,7 @@ final class BodyReader {
         if (k == n) {
           throw corrupt("more command offsets than keys (" + n + ")");
         }
-        AvroOut value = commands.beginIfAbsent(a, keys[2 * k], keys[2 * k + 1]);
-        if (value != null) {
-          value.writeLong(offset);
-          commands.endValue();
-        }
+        PartitionCatalog.Aggregate.putCommand(commands, a, keys[2 * k], keys[2 * k + 1], offset);
         k++;
       }
     }

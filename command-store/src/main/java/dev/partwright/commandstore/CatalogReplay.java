@@ -114,6 +114,19 @@ public final class CatalogReplay {
   }
 
   /**
+   * {@link #consumerProperties} for a consumer that reads only records known to exist (a range up to
+   * an end offset already looked up, or up to another consumer's position): it never long-polls. A
+   * fetch sent ahead past the last record would be held by the broker for {@code fetch.max.wait.ms},
+   * and a consumer sends no fetch to a broker while one to it is in flight, so the next read — of
+   * another topic or partition — would wait that long.
+   */
+  static Properties boundedReadProperties(String bootstrapServers) {
+    Properties p = consumerProperties(bootstrapServers);
+    p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 0);
+    return p;
+  }
+
+  /**
    * A catalog and the consumer that feeds it, positioned where the catalog ends: replay reads to the
    * end once; the store and the snapshot writer keep reading.
    */

@@ -9,8 +9,6 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.PartitionInfo;
@@ -118,11 +116,9 @@ public final class ConsumerCatalog implements AutoCloseable {
 
   private KafkaConsumer<String, byte[]> reader() {
     if (reader == null) {
-      Properties p = CatalogReplay.consumerProperties(config.bootstrapServers());
-      // it reads only records that exist (up to the worker's position): a fetch ahead of them, held by
-      // the broker for fetch.max.wait.ms, would delay the next partition's rebuild by that much
-      p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 0);
-      KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
+      // it reads up to the worker's position only: no wait for more before the next partition's rebuild
+      KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(CatalogReplay.boundedReadProperties(config.bootstrapServers()),
+          new StringDeserializer(), new ByteArrayDeserializer());
       List<PartitionInfo> infos = c.partitionsFor(config.commandsTopic(), Duration.ofSeconds(30));
       if (infos == null || infos.isEmpty()) {
         c.close(Duration.ZERO);

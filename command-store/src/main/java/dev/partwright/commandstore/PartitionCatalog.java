@@ -212,9 +212,20 @@ public final class PartitionCatalog {
     }
 
     private void addCommand(byte[] key, int length, long offset) {
-      AvroOut value = commands.beginIfAbsent(key, 0, length);
-      value.writeLong(offset);
-      commands.endValue();
+      putCommand(commands, key, 0, length, offset);
+    }
+
+    /**
+     * Puts a command's idempotency key ({@code length} bytes of UTF-8 at {@code at}) and its offset
+     * (the value: a varint, as {@link #commandOffset} reads it) into a command table, unless the table
+     * has the key.
+     */
+    static void putCommand(ByteTable commands, byte[] key, int at, int length, long offset) {
+      AvroOut value = commands.beginIfAbsent(key, at, length);
+      if (value != null) {
+        value.writeLong(offset);
+        commands.endValue();
+      }
     }
 
     private Aggregate decoded() {

@@ -44,10 +44,9 @@ final class Snapshots {
    * the topic may still hold many superseded snapshots, and reading from the beginning would cost
    * more than the replay the snapshot saves.
    *
-   * <p>On a consumer of its own, which never long-polls: it reads ranges that end where the topic
-   * ends, so a fetch the consumer sends ahead finds nothing and, with a wait, the broker would hold
-   * it for {@code fetch.max.wait.ms}; a consumer does not fetch from a broker while a fetch to it is
-   * in flight, so the caller's first fetch of the commands topic would wait that long too.
+   * <p>On a consumer of its own, which never long-polls ({@link CatalogReplay#boundedReadProperties}):
+   * the ranges it reads end where the topic ends, and a fetch left waiting there would hold up the
+   * caller's first fetch of the commands topic.
    */
   static Map<Integer, CatalogSnapshot> latest(CommandStoreConfig config, int commandPartitions, List<String> warnings) {
     try (KafkaConsumer<String, byte[]> c = searchConsumer(config)) {
@@ -55,10 +54,8 @@ final class Snapshots {
     }
   }
 
-  /** A consumer for the search: it reads ranges that exist, so it never waits on the broker for more. */
   private static KafkaConsumer<String, byte[]> searchConsumer(CommandStoreConfig config) {
-    Properties p = CatalogReplay.consumerProperties(config.bootstrapServers());
-    p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 0);
+    Properties p = CatalogReplay.boundedReadProperties(config.bootstrapServers());
     p.put(ConsumerConfig.CLIENT_ID_CONFIG, "partwright-snapshot-search");
     return new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
   }
