@@ -140,7 +140,6 @@ public final class TopologyBenchmark {
       // round (none always reads first, or right after another's work): one run of each moved up to
       // 2x between runs on this machine, the median of the rounds' ratios much less
       List<double[]> ratios = new ArrayList<>(); // topology/raw, floor/raw, topology/floor, planned/raw, cpu raw/topology
-      List<String> roundLines = new ArrayList<>();
       for (int r = 0; r < rounds; r++) {
         Rate raw = null;
         Rate floor = null;
@@ -175,7 +174,6 @@ public final class TopologyBenchmark {
                 + " -> topology/raw %.2f, floor/raw %.2f, topology/floor %.2f", r + 1,
             List.of("raw", "floor", "topology", "raw", "floor").subList(r % 3, r % 3 + 3), raw, floor, topology, planned,
             ratios.get(r)[0], ratios.get(r)[1], ratios.get(r)[2]);
-        roundLines.add(line);
         System.out.println(line);
       }
 

@@ -397,6 +397,11 @@ public final class WorkerBenchmark {
       return latencies.length == 0 ? Double.NaN : latencies[latencies.length - 1];
     }
 
+    /** Latencies (ms) gathered some other way, in any order: for their percentiles. */
+    static Window of(List<Double> ms) {
+      return new Window(ms.stream().mapToDouble(Double::doubleValue).sorted().toArray(), 0, 0);
+    }
+
     static Window merge(List<Window> windows) {
       double[] all = windows.stream().flatMapToDouble(w -> Arrays.stream(w.latencies())).sorted().toArray();
       return new Window(all, windows.stream().mapToLong(Window::millis).sum(),
@@ -557,12 +562,12 @@ public final class WorkerBenchmark {
     }
     System.out.printf("insert latency, %d windows of %d partitions (commands of %d):%n", rounds, n, commandSize);
     System.out.printf("  %-80s %6d inserts  p50 %6.3f  p99 %6.3f  max %7.2f ms%n", "no DDL (same length, after each)",
-        quiet.size(), pct(quiet, 0.5), pct(quiet, 0.99), pct(quiet, 1.0));
+        quiet.size(), Window.of(quiet).p(0.5), Window.of(quiet).p(0.99), Window.of(quiet).max());
     System.out.printf("  %-80s %6d inserts  p50 %6.3f  p99 %6.3f  max %7.2f ms%n", "while provisioning, all",
-        ddl.size(), pct(ddl, 0.5), pct(ddl, 0.99), pct(ddl, 1.0));
+        ddl.size(), Window.of(ddl).p(0.5), Window.of(ddl).p(0.99), Window.of(ddl).max());
     System.out.println("  by the worker round trip each insert overlapped most:");
     byKind.forEach((k, v) -> System.out.printf("    %-78s %6d inserts  p50 %6.3f  p99 %6.3f  max %7.2f ms%n",
-        k.length() > 78 ? k.substring(0, 78) : k, v.size(), pct(v, 0.5), pct(v, 0.99), pct(v, 1.0)));
+        k.length() > 78 ? k.substring(0, 78) : k, v.size(), Window.of(v).p(0.5), Window.of(v).p(0.99), Window.of(v).max()));
     slow.sort((a, b) -> Double.compare(b[0], a[0]));
     int top = Math.max(10, ddl.size() / 100);
     System.out.printf("  the %d slowest inserts while provisioning (the top 1 %%, at least 10):%n", top);
@@ -616,21 +621,13 @@ public final class WorkerBenchmark {
     System.out.printf("one command's commit as another session sees it (%d rounds of %d partitions, commands of %d):%n",
         rounds, n, commandSize);
     System.out.printf("  first insert after a partwright command's commit   %4d x  p50 %6.3f  max %6.3f ms%n", first.size(),
-        pct(first, 0.5), pct(first, 1.0));
+        Window.of(first).p(0.5), Window.of(first).max());
     System.out.printf("  second insert after it                              %4d x  p50 %6.3f  max %6.3f ms%n", second.size(),
-        pct(second, 0.5), pct(second, 1.0));
+        Window.of(second).p(0.5), Window.of(second).max());
     System.out.printf("  an insert with no commit since the last one         %4d x  p50 %6.3f  max %6.3f ms%n", plain.size(),
-        pct(plain, 0.5), pct(plain, 1.0));
+        Window.of(plain).p(0.5), Window.of(plain).max());
     System.out.printf("  first insert after the plain loop's %d commits      %4d x  p50 %6.3f  max %6.3f ms%n", commandSize,
-        plainFirst.size(), pct(plainFirst, 0.5), pct(plainFirst, 1.0));
-  }
-
-  private static double pct(List<Double> values, double q) {
-    if (values.isEmpty()) {
-      return Double.NaN;
-    }
-    double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-    return v[Math.min(v.length - 1, (int) (q * v.length))];
+        plainFirst.size(), Window.of(plainFirst).p(0.5), Window.of(plainFirst).max());
   }
 
   // ------------------------------------------------------------------------------------------
