@@ -25,6 +25,9 @@ public final class Partwright {
 
   static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new Partwright());
+    // the descriptions are written as lines of up to ~100 characters: at picocli's default 80 every
+    // one of them broke in two
+    cli.setUsageHelpWidth(110);
     cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       commandLine.getErr().println("partwright: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
       if (Boolean.getBoolean("partwright.debug")) {

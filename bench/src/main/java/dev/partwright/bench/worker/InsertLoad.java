@@ -3,6 +3,7 @@ package dev.partwright.bench.worker;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -20,7 +21,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * the provisioning worker, and measured inside the worker's JVM the inserts' p99 would be the
  * worker's collection pauses. Driven over stdin, one command a line: {@code table NAME} (prepare
  * inserts into it), {@code start}, {@code stop} (answers {@code latencies N ns1 ns2 ...}),
- * {@code once N} (N inserts at once, the loop stopped; answers {@code latencies N ns1 ...}), {@code starts} (answers {@code starts N t1 t2 ...}, when the last window's inserts began), {@code quit}.
+ * {@code once N} (N inserts at once, the loop stopped; answers {@code latencies N ns1 ...}), {@code starts} (answers {@code starts N t1 t2 ...}, when the last window's inserts began), {@code jit}
+ * (answers {@code jit MS}, this JVM's JIT compiler time so far), {@code quit}.
  */
 public final class InsertLoad {
 
@@ -100,6 +102,9 @@ public final class InsertLoad {
             b.append(' ').append(n);
           }
           out.println(b);
+        } else if (line.equals("jit")) {
+          // this JVM's JIT compiler time so far (ms): the benchmark warms up until it stops growing
+          out.println("jit " + ManagementFactory.getCompilationMXBean().getTotalCompilationTime());
         } else if (line.equals("quit")) {
           break;
         }
