@@ -88,6 +88,9 @@ public final class WorkerBenchmark {
    * partitions in one transaction).
    */
   private int latencyCommandSize;
+  /** How long the last latency DDL window lasted (ms), Partwright's and the plain loop's. */
+  private final long[] lastOurs = {0};
+  private final long[] lastPlain = {0};
   private int variantCount = 4;
   private int tables;
 
@@ -411,8 +414,10 @@ public final class WorkerBenchmark {
     String raw = parent(true);
     provision(provisioner, pw, 0, 1);
     rawLoop(pool, raw, 0, 1, false);
-    List<List<Window>> ours = windows(load, pw, n, round, (from, m) -> provision(provisioner, pw, from, m, m));
-    List<List<Window>> plain = windows(load, raw, n, round, (from, m) -> rawLoop(pool, raw, from, m, false));
+    List<List<Window>> ours = windows(load, pw, n, round, (from, m) -> provision(provisioner, pw, from, m, m),
+        lastOurs);
+    List<List<Window>> plain = windows(load, raw, n, round, (from, m) -> rawLoop(pool, raw, from, m, false),
+        lastPlain);
     List<Window[]> pairs = new ArrayList<>();
     for (int i = 0; i < ours.get(1).size(); i++) {
       pairs.add(new Window[] {ours.get(0).get(i), ours.get(1).get(i)});
@@ -431,19 +436,21 @@ public final class WorkerBenchmark {
    * command, a window while its partitions are created, one as long with no DDL, and one as long
    * while another session keeps PostgreSQL busy with a CPU-bound query and no DDL at all — the
    * control that tells what the DDL costs the inserts beyond the CPU it takes on a shared machine.
-   * The order of the three rotates from command to command.
+   * The order of the three rotates from command to command and from round to round; a window
+   * without DDL is as long as the last DDL window of its kind ({@code last}, carried from round to
+   * round: with one command per round the DDL window would otherwise always come first).
    */
-  private List<List<Window>> windows(Inserter load, String table, int n, int round, Ddl ddl) throws Exception {
+  private List<List<Window>> windows(Inserter load, String table, int n, int round, Ddl ddl, long[] last)
+      throws Exception {
     load.table(table);
     load.during(pause(1_000)); // warm-up of the session on this table
     List<List<Window>> kinds = List.of(new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
-    long last = 0;
     int command = 0;
     for (int from = 1; from <= n; from += latencyCommandSize, command++) {
       int f = from;
       int m = Math.min(latencyCommandSize, n + 1 - from);
-      int first = last == 0 ? 1 : (command + round) % 3;
-      long length = last;
+      int first = last[0] == 0 ? 1 : (command + round) % 3;
+      long length = last[0];
       for (int k = 0; k < 3; k++) {
         int kind = (first + k) % 3;
         Window w = switch (kind) {
@@ -453,7 +460,7 @@ public final class WorkerBenchmark {
         };
         if (kind == 1) {
           length = w.millis();
-          last = w.millis();
+          last[0] = w.millis();
         }
         kinds.get(kind).add(w);
       }
