@@ -107,7 +107,7 @@ public final class WorkerBenchmark {
   public static void main(String[] args) throws Exception {
     int partitions = intArg(args, "--partitions", 200);
     int rounds = intArg(args, "--rounds", 5);
-    int latencyRounds = intArg(args, "--latency-rounds", 20);
+    int latencyRounds = intArg(args, "--latency-rounds", 60);
     int window = intArg(args, "--window-partitions", 50);
     int commandSize = intArg(args, "--command-size", 10);
     PostgresEndpoint pg = Servers.postgres();
