@@ -62,11 +62,12 @@ import javax.sql.DataSource;
  *       ({@code -XX:TieredStopAtLevel=1}): the header says whether it was.
  * </ol>
  *
- * <p>{@code ./mvnw -B -q -pl bench exec:exec -Dexec.executable=java -Dexec.args="-cp %classpath
- * dev.partwright.bench.worker.WorkerBenchmark"} (after {@code ./mvnw -B -q -pl bench -am install
- * -DskipTests}); options {@code --partitions N} (per variant and throughput round, default 200),
- * {@code --rounds R} (default 5), {@code --latency-rounds R} (default 5), {@code --window-partitions
- * N} (default 50), {@code --command-size N} (partitions per command, default 10), {@code --profile}
+ * <p>{@code ./mvnw -B -q -pl bench exec:exec -Dexec.executable=java -Dexec.args="-XX:TieredStopAtLevel=1
+ * -cp %classpath dev.partwright.bench.worker.WorkerBenchmark"} (after {@code ./mvnw -B -q -pl bench -am
+ * install -DskipTests}; the JVM flag as the worker ships); options {@code --partitions N} (per variant
+ * and throughput round, default 200), {@code --rounds R} (default 5), {@code --latency-rounds R}
+ * (default 60), {@code --window-partitions N} (default 50), {@code --latency-command-size N} (default:
+ * the window), {@code --command-size N} (partitions per command elsewhere, default 10), {@code --profile}
  * (instead: both paths once, every statement timed by kind), {@code --timeline R} (instead: R windows
  * of provisioning with the worker's round trips and each insert timed, the slow inserts matched
  * with what the worker was doing meanwhile), {@code --after-commit R} (instead: what one command's
