@@ -30,6 +30,8 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -145,6 +147,7 @@ public final class TopologyBenchmark {
         Rate floor = null;
         Rate topology = null;
         Rate planned = null;
+        long[] plannerCounts = new long[2]; // commands, deferred
         for (int k = 0; k < 3; k++) {
           switch ((r + k) % 3) {
             case 0 -> raw = rawConsumer(kafka.bootstrapServers(), config.ingestionTopic(), events);
@@ -161,6 +164,8 @@ public final class TopologyBenchmark {
                     () -> (long) meters.get("partwright.planner.events").counter().count());
                 topology = spans.get(0);
                 planned = spans.get(1);
+                plannerCounts[0] = count(meters, "partwright.planner.commands");
+                plannerCounts[1] = count(meters, "partwright.planner.deferred");
               } finally {
                 close(streams);
               }
@@ -171,9 +176,9 @@ public final class TopologyBenchmark {
             floor.eventsPerSecond() / raw.eventsPerSecond(), topology.eventsPerSecond() / floor.eventsPerSecond(),
             planned.eventsPerSecond() / raw.eventsPerSecond(), raw.cpuMicrosPerEvent() / topology.cpuMicrosPerEvent()});
         String line = String.format("round %d (order %s): raw %s; floor %s; topology %s; every event planned %s"
-                + " -> topology/raw %.2f, floor/raw %.2f, topology/floor %.2f", r + 1,
+                + " (planner: %d commands, %d deferred) -> topology/raw %.2f, floor/raw %.2f, topology/floor %.2f", r + 1,
             List.of("raw", "floor", "topology", "raw", "floor").subList(r % 3, r % 3 + 3), raw, floor, topology, planned,
-            ratios.get(r)[0], ratios.get(r)[1], ratios.get(r)[2]);
+            plannerCounts[0], plannerCounts[1], ratios.get(r)[0], ratios.get(r)[1], ratios.get(r)[2]);
         System.out.println(line);
       }
 
@@ -204,6 +209,11 @@ public final class TopologyBenchmark {
         close(streams);
       }
     }
+  }
+
+  /** The sum of every counter named {@code name} (all tags), 0 when none was registered. */
+  private static long count(SimpleMeterRegistry meters, String name) {
+    return (long) meters.find(name).counters().stream().mapToDouble(c -> c.count()).sum();
   }
 
   private static void close(KafkaStreams streams) {
@@ -248,7 +258,7 @@ public final class TopologyBenchmark {
       System.out.printf("warm-up (cold JVM): raw %s; floor %s; topology %s (ratio %.2f)%n", raw, floor, topology,
           topology.eventsPerSecond() / raw.eventsPerSecond());
     } finally {
-      streams.close(Duration.ofSeconds(10));
+      close(streams);
     }
   }
 
@@ -329,7 +339,7 @@ public final class TopologyBenchmark {
     try {
       return Rate.measure(events, consumed(streams, config.ingestionTopic())).get(0);
     } finally {
-      streams.close(Duration.ofSeconds(10));
+      close(streams);
     }
   }
 
@@ -343,7 +353,7 @@ public final class TopologyBenchmark {
     });
     streams.start();
     if (!running.await(120, TimeUnit.SECONDS)) {
-      streams.close(Duration.ofSeconds(10));
+      close(streams);
       throw new IllegalStateException("Kafka Streams not RUNNING after 120 s: " + streams.state());
     }
   }
@@ -472,9 +482,12 @@ public final class TopologyBenchmark {
     Map<String, Long> arrived = new ConcurrentHashMap<>();
     RegistryAvroSerde<CommandLogEntry> log = SERDES.serde(CommandLogEntry.class);
     CountDownLatch positioned = new CountDownLatch(1);
+    AtomicBoolean done = new AtomicBoolean();
+    AtomicReference<KafkaConsumer<String, byte[]>> readerConsumer = new AtomicReference<>();
     Thread reader = new Thread(() -> {
       Properties p = consumerProps(bootstrap);
       try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+        readerConsumer.set(consumer);
         // no group: assigned and at the end before the first surge is sent
         List<TopicPartition> tps = consumer.partitionsFor(config.commandsTopic(), Duration.ofSeconds(30)).stream()
             .map(i -> new TopicPartition(i.topic(), i.partition())).toList();
@@ -482,7 +495,7 @@ public final class TopologyBenchmark {
         consumer.seekToEnd(tps);
         tps.forEach(consumer::position);
         positioned.countDown();
-        while (!Thread.currentThread().isInterrupted()) {
+        while (!done.get()) {
           for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(50))) {
             long at = System.nanoTime();
             if (log.decode(r.topic(), r.value()).getEntry() instanceof ProvisionPartitions) {
@@ -490,8 +503,8 @@ public final class TopologyBenchmark {
             }
           }
         }
-      } catch (org.apache.kafka.common.errors.InterruptException e) {
-        // done
+      } catch (org.apache.kafka.common.errors.WakeupException e) {
+        // done: woken out of its poll (an interrupt instead left the consumer unable to close cleanly)
       }
     }, "surge-reader");
     reader.start();
@@ -523,7 +536,11 @@ public final class TopologyBenchmark {
         latencies.add((arrived.get(key) - sent) / 1e6);
       }
     } finally {
-      reader.interrupt();
+      done.set(true);
+      KafkaConsumer<String, byte[]> c = readerConsumer.get();
+      if (c != null) {
+        c.wakeup();
+      }
       reader.join(5000);
     }
     return latencies;
