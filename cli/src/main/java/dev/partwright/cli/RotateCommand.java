@@ -48,8 +48,10 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
-        "Scheduled rotation: for every managed table (partwright manage), makes partitions contiguous",
-        "from the current interval to now + buffer, and retires partitions past the table's retention.",
+        "Scheduled rotation: keeps every managed table (partwright manage) covered through now + buffer.",
+        "",
+        "Makes each table's partitions contiguous from the current interval to now + buffer, and retires",
+        "partitions past the table's retention.",
         "",
         "Each table is handled on its own (one failing table does not stop the others), under an",
         "advisory lock per table, so overlapping runs create each partition once. DDL goes through the",
