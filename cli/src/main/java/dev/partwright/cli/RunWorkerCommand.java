@@ -45,6 +45,11 @@ final class RunWorkerCommand extends LongRunningCommand {
       description = "PostgreSQL connections of the worker's pool (default: ${DEFAULT-VALUE}).")
   int maxConnections;
 
+  @Option(names = "--monitor-interval", paramLabel = "DURATION", defaultValue = "15s", converter = Durations.class,
+      description = "How often the database gauges (partwright_db_*: replication lag, lock waits, unaligned indexes)"
+          + " are refreshed (default: ${DEFAULT-VALUE}).")
+  java.time.Duration monitorInterval;
+
   private volatile ProvisioningWorker worker;
 
   @Override
@@ -58,6 +63,9 @@ final class RunWorkerCommand extends LongRunningCommand {
     if (!id.matches("[A-Za-z0-9._-]{1,200}")) {
       throw new ParameterException(spec.commandLine(), "--worker-id must be 1-200 of A-Z a-z 0-9 . _ -, not '" + id + "'");
     }
+    if (monitorInterval.isZero() || monitorInterval.isNegative()) {
+      throw new ParameterException(spec.commandLine(), "--monitor-interval must be positive, not " + monitorInterval);
+    }
     if (maxConnections < 1) {
       throw new ParameterException(spec.commandLine(), "--max-connections must be >= 1, not " + maxConnections);
     }
@@ -68,7 +76,8 @@ final class RunWorkerCommand extends LongRunningCommand {
     ManageCommand.Db db = database(maxConnections);
     try {
       WorkerConfig config = new WorkerConfig(kafka, store.commandsTopic(), store.boundariesTopic(),
-          store.deadLetterTopic(), groupId, id, PartitionProvisioner.Limits.defaults()).withAlertsTopic(topic(Topics.ALERTS));
+          store.deadLetterTopic(), groupId, id, PartitionProvisioner.Limits.defaults()).withAlertsTopic(topic(Topics.ALERTS))
+          .withMonitorInterval(monitorInterval);
       ProvisioningWorker w = new ProvisioningWorker(config, serdes,
           new PartitionProvisioner(db.pool, config.limits(), config.workerId()), meters).start();
       worker = w;

@@ -153,7 +153,7 @@ class RunCommandTest {
     AggregateId events = AggregateId.shared("run_it", "events");
     Started<RunWorkerCommand> worker = start(new RunWorkerCommand(), "--bootstrap-servers", kafka.bootstrapServers(),
         "--db-url", dbUrl, "--worker-id", prefix, "--group-id", prefix + "-workers", "--topic-prefix", prefix,
-        "--metrics-port", Integer.toString(port));
+        "--metrics-port", Integer.toString(port), "--monitor-interval", "1s");
     assertThat(worker.command().awaitAssignment(Duration.ofSeconds(90))).as(worker.err().toString()).isTrue();
 
     try (CommandStore log = new CommandStore(store(prefix))) {
@@ -174,6 +174,14 @@ class RunCommandTest {
     assertThat(metrics.statusCode()).isEqualTo(200);
     assertThat(metrics.body()).contains("partwright_worker_outcomes_total{component=\"worker\",type=\"Provisioned\"} 1.0");
     assertThat(get(port, "/healthz").statusCode()).isEqualTo(200);
+    // every metric the worker's alert rules watch is one this worker exports: the database gauges
+    // per managed table from the monitor's next refresh (--monitor-interval) on
+    List<String> alerted = alertRuleMetrics("partwright.worker");
+    assertThat(alerted).as("metrics of the partwright.worker alert rules").hasSizeGreaterThanOrEqualTo(5);
+    await().atMost(Duration.ofSeconds(45)).untilAsserted(() -> {
+      String body = get(port, "/metrics").body();
+      assertThat(alerted).allSatisfy(name -> assertThat(body).as(name).contains(name + "{"));
+    });
 
     assertThat(worker.stop()).as(worker.err().toString()).isZero();
     // the endpoint went with it
@@ -322,5 +330,27 @@ class RunCommandTest {
     assertThat(unreachable.execute("run", "snapshots", "--bootstrap-servers", "127.0.0.1:1", "--startup-timeout", "1s",
         "--metrics-port", "0", "--schema-registry-url", TestSerdes.url())).isEqualTo(ExitCodes.UNAVAILABLE);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("127.0.0.1:1");
+  }
+
+  /** The partwright_ metric names the expressions of one group of deploy/prometheus/partwright-rules.yaml use. */
+  private static List<String> alertRuleMetrics(String group) throws java.io.IOException {
+    List<String> lines = java.nio.file.Files.readAllLines(
+        java.nio.file.Path.of("..", "deploy", "prometheus", "partwright-rules.yaml"), StandardCharsets.UTF_8);
+    List<String> names = new ArrayList<>();
+    boolean inGroup = false;
+    java.util.regex.Pattern metric = java.util.regex.Pattern.compile("partwright_[a-z_]+");
+    for (String line : lines) {
+      if (line.trim().startsWith("- name: ")) {
+        inGroup = line.trim().equals("- name: " + group);
+      } else if (inGroup && line.trim().startsWith("expr:")) {
+        java.util.regex.Matcher m = metric.matcher(line);
+        while (m.find()) {
+          if (!names.contains(m.group())) {
+            names.add(m.group());
+          }
+        }
+      }
+    }
+    return names;
   }
 }
