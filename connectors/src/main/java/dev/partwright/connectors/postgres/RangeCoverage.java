@@ -75,7 +75,18 @@ final class RangeCoverage {
    * entries, every one of which is a fact about a row version.
    */
   static final class PrintedBounds {
-    private record Entry(String xmin, String lo, String hi) {}
+    /**
+     * One child's printed bound at one row version, with its member of {@link Known#json()}
+     * ({@code "xmin", "lo", "hi"} as a JSON array) escaped once, when the bound is printed: every
+     * later command sends it again as it is, and escaping every known bound character by character
+     * at every command was the worker's largest Java cost on a table of a few hundred partitions.
+     */
+    private record Entry(String xmin, String lo, String hi, String jsonArray) {
+      Entry(String xmin, String lo, String hi) {
+        this(xmin, lo, hi, quote(quote(quote(new StringBuilder("["), xmin).append(','), lo).append(','), hi)
+            .append(']').toString());
+      }
+    }
 
     private record Known(String settings, Map<String, Entry> byOid) {
       /**
@@ -84,31 +95,34 @@ final class RangeCoverage {
        * became a nested loop, the product of the two sizes, in a generic plan).
        */
       String json() {
-        StringBuilder out = new StringBuilder("{");
+        StringBuilder out = new StringBuilder(2 + byOid.size() * 64).append('{');
         for (Map.Entry<String, Entry> e : byOid.entrySet()) {
           out.append(out.length() > 1 ? "," : "");
-          quote(out, e.getKey()).append(":[");
-          quote(out, e.getValue().xmin()).append(',');
-          quote(out, e.getValue().lo()).append(',');
-          quote(out, e.getValue().hi()).append(']');
+          quote(out, e.getKey()).append(':').append(e.getValue().jsonArray());
         }
         return out.append('}').toString();
       }
+    }
 
-      private static StringBuilder quote(StringBuilder out, String s) {
-        out.append('"');
-        for (int i = 0; i < s.length(); i++) {
-          char ch = s.charAt(i);
-          if (ch == '"' || ch == '\\') {
-            out.append('\\').append(ch);
-          } else if (ch < 0x20) {
-            out.append(String.format("\\u%04x", (int) ch));
-          } else {
-            out.append(ch);
-          }
-        }
-        return out.append('"');
+    /** {@code s} as a JSON string: the whole of it when nothing needs escaping (a printed literal rarely does). */
+    private static StringBuilder quote(StringBuilder out, String s) {
+      out.append('"');
+      int plain = 0;
+      while (plain < s.length() && s.charAt(plain) >= 0x20 && s.charAt(plain) != '"' && s.charAt(plain) != '\\') {
+        plain++;
       }
+      out.append(s, 0, plain);
+      for (int i = plain; i < s.length(); i++) {
+        char ch = s.charAt(i);
+        if (ch == '"' || ch == '\\') {
+          out.append('\\').append(ch);
+        } else if (ch < 0x20) {
+          out.append(String.format("\\u%04x", (int) ch));
+        } else {
+          out.append(ch);
+        }
+      }
+      return out.append('"');
     }
 
     private static final Known NONE = new Known("", Map.of());
@@ -209,6 +223,13 @@ final class RangeCoverage {
 
   /** {@link #plan}'s query for a key of {@code type} (from PostgreSQL's own format_type(), never from a user). */
   private static String planQuery(String type) {
+    return PLAN_QUERIES.computeIfAbsent(type, RangeCoverage::newPlanQuery);
+  }
+
+  /** {@link #planQuery} by key type: the text is the same for every command on such a key. */
+  private static final Map<String, String> PLAN_QUERIES = new ConcurrentHashMap<>();
+
+  private static String newPlanQuery(String type) {
     // (a single-column range cannot start at MAXVALUE: PostgreSQL refuses the empty range)
     return """
         WITH settings AS MATERIALIZED (
