@@ -1,6 +1,7 @@
 package dev.partwright.bench.worker;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.partwright.bench.Stats;
 import dev.partwright.connectors.WorkerDataSource;
 import dev.partwright.connectors.postgres.PartitionProvisioner;
 import dev.partwright.embedded.PostgresEndpoint;
@@ -26,6 +27,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.TreeMap;
 import java.util.UUID;
 import javax.sql.DataSource;
@@ -182,14 +184,14 @@ public final class WorkerBenchmark {
         ratios[r] = rates[0][r] / rates[v][r];
       }
       System.out.printf("  %-55s %7.1f /s   partwright / this: median of round ratios %.2fx (range %.2f-%.2fx)%n",
-          variants.get(v).name(), median(rates[v]), median(ratios), min(ratios), max(ratios));
+          variants.get(v).name(), Stats.median(rates[v]), Stats.median(ratios), min(ratios), max(ratios));
     }
     double[] goal = new double[rounds];
     for (int r = 0; r < rounds; r++) {
       goal[r] = rates[0][r] / rates[1][r];
     }
     System.out.printf("throughput: partwright %.1f partitions/s vs plain loop %.1f partitions/s = %.2fx (median of"
-        + " round ratios; goal >= 0.80x)%n", median(rates[0]), median(rates[1]), median(goal));
+        + " round ratios; goal >= 0.80x)%n", Stats.median(rates[0]), Stats.median(rates[1]), Stats.median(goal));
   }
 
   /**
@@ -326,10 +328,10 @@ public final class WorkerBenchmark {
       System.out.printf("insert p99 while %d partitions are provisioned vs no DDL: %.2fx, all rounds' inserts pooled"
           + " (90%% interval %.2f-%.2fx: bootstrap over the %d commands' DDL / no-DDL window pairs; goal <= 1.20x);"
           + " median of %d round ratios %.2fx (range %.2f-%.2fx); plain loop %.2fx%n", n, ddl.p(0.99) / quiet.p(0.99),
-          interval[0], interval[1], pairs.size(), rounds, median(ratios), min(ratios), max(ratios),
-          median(plainRatios));
+          interval[0], interval[1], pairs.size(), rounds, Stats.median(ratios), min(ratios), max(ratios),
+          Stats.median(plainRatios));
       System.out.printf("control: CPU-busy session, no DDL, vs no DDL: %.2fx; partwright DDL vs CPU-busy: %.2fx"
-          + " (medians of round ratios)%n", median(busyRatios), median(overBusy));
+          + " (medians of round ratios)%n", Stats.median(busyRatios), Stats.median(overBusy));
     }
   }
 
@@ -346,20 +348,71 @@ public final class WorkerBenchmark {
    * single inserts, keeps the slow inserts that come in bursts together.
    */
   private static double[] bootstrap(List<Window[]> pairs, int resamples, double lo, double hi) {
-    java.util.Random random = new java.util.Random(42);
+    Random random = new Random(42);
+    List<Window> quiet = pairs.stream().map(pair -> pair[0]).toList();
+    List<Window> ddl = pairs.stream().map(pair -> pair[1]).toList();
+    double[] quietUnion = Window.merge(quiet).latencies();
+    double[] ddlUnion = Window.merge(ddl).latencies();
     double[] ratios = new double[resamples];
     for (int b = 0; b < resamples; b++) {
-      List<Window> quiet = new ArrayList<>();
-      List<Window> ddl = new ArrayList<>();
+      int[] times = new int[pairs.size()]; // how often the resample drew each pair
       for (int i = 0; i < pairs.size(); i++) {
-        Window[] pair = pairs.get(random.nextInt(pairs.size()));
-        quiet.add(pair[0]);
-        ddl.add(pair[1]);
+        times[random.nextInt(pairs.size())]++;
       }
-      ratios[b] = Window.merge(ddl).p(0.99) / Window.merge(quiet).p(0.99);
+      ratios[b] = quantile(ddl, times, ddlUnion, 0.99) / quantile(quiet, times, quietUnion, 0.99);
     }
     Arrays.sort(ratios);
     return new double[] {ratios[(int) (lo * (resamples - 1))], ratios[(int) (hi * (resamples - 1))]};
+  }
+
+  /**
+   * What {@link Window#p} gives for {@code windows} merged, each {@code times[i]} times, without
+   * merging them (a merge and sort per resample took ~27 s of a 60-round run): the smallest latency
+   * with more than {@code (int) (q * total)} of them at or below it, by binary search over {@code
+   * union}, the windows' latencies once each, sorted.
+   */
+  private static double quantile(List<Window> windows, int[] times, double[] union, double q) {
+    long total = 0;
+    for (int i = 0; i < windows.size(); i++) {
+      total += (long) times[i] * windows.get(i).count();
+    }
+    if (total == 0) {
+      return Double.NaN; // as Window.p of no latencies
+    }
+    long rank = Math.min(total - 1, (long) (q * total));
+    int lo = 0;
+    int hi = union.length - 1;
+    while (lo < hi) {
+      int mid = (lo + hi) >>> 1;
+      if (atOrBelow(windows, times, union[mid]) > rank) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    return union[lo];
+  }
+
+  /** How many latencies of {@code windows}, each counted {@code times[i]} times, are at most {@code v}. */
+  private static long atOrBelow(List<Window> windows, int[] times, double v) {
+    long count = 0;
+    for (int i = 0; i < windows.size(); i++) {
+      if (times[i] > 0) {
+        double[] sorted = windows.get(i).latencies();
+        int lo = 0;
+        int hi = sorted.length;
+        while (lo < hi) {
+          int mid = (lo + hi) >>> 1;
+          if (sorted[mid] <= v) {
+            lo = mid + 1;
+          } else {
+            hi = mid;
+          }
+        }
+        count += (long) times[i] * lo;
+      }
+    }
+    return count;
   }
 
   /** JIT compiler time per warm-up round below which both JVMs count as warm. */
@@ -451,16 +504,14 @@ public final class WorkerBenchmark {
       int f = from;
       int m = Math.min(latencyCommandSize, n + 1 - from);
       int first = last[0] == 0 ? 1 : (command + round) % 3;
-      long length = last[0];
       for (int k = 0; k < 3; k++) {
         int kind = (first + k) % 3;
         Window w = switch (kind) {
           case 1 -> load.during(() -> ddl.create(f, m));
-          case 0 -> load.during(pause(length));
-          default -> load.during(busy(length));
+          case 0 -> load.during(pause(last[0]));
+          default -> load.during(busy(last[0]));
         };
         if (kind == 1) {
-          length = w.millis();
           last[0] = w.millis();
         }
         kinds.get(kind).add(w);
@@ -693,22 +744,25 @@ public final class WorkerBenchmark {
       }
     }
     System.out.printf("insert latency, %d windows of %d partitions (commands of %d):%n", rounds, n, commandSize);
-    System.out.printf("  %-80s %6d inserts  p50 %6.3f  p99 %6.3f  max %7.2f ms%n", "no DDL (same length, after each)",
-        quiet.size(), Window.of(quiet).p(0.5), Window.of(quiet).p(0.99), Window.of(quiet).max());
-    System.out.printf("  %-80s %6d inserts  p50 %6.3f  p99 %6.3f  max %7.2f ms%n", "while provisioning, all",
-        ddl.size(), Window.of(ddl).p(0.5), Window.of(ddl).p(0.99), Window.of(ddl).max());
-    System.out.printf("  %-80s %6d inserts  p50 %6.3f  p99 %6.3f  max %7.2f ms%n",
-        "while provisioning, without the first two inserts after each commit", notAfterCommit.size(),
-        Window.of(notAfterCommit).p(0.5), Window.of(notAfterCommit).p(0.99), Window.of(notAfterCommit).max());
+    timelineRow("  ", "no DDL (same length, after each)", quiet);
+    timelineRow("  ", "while provisioning, all", ddl);
+    timelineRow("  ", "while provisioning, without the first two inserts after each commit", notAfterCommit);
     System.out.println("  by the worker round trip each insert overlapped most:");
-    byKind.forEach((k, v) -> System.out.printf("    %-78s %6d inserts  p50 %6.3f  p99 %6.3f  max %7.2f ms%n",
-        k.length() > 78 ? k.substring(0, 78) : k, v.size(), Window.of(v).p(0.5), Window.of(v).p(0.99), Window.of(v).max()));
+    byKind.forEach((k, v) -> timelineRow("    ", k, v));
     slow.sort((a, b) -> Double.compare(b[0], a[0]));
     int top = Math.max(10, ddl.size() / 100);
     System.out.printf("  the %d slowest inserts while provisioning (the top 1 %%, at least 10):%n", top);
     for (int i = 0; i < Math.min(top, slow.size()); i++) {
       System.out.println("    " + slowest.get((int) slow.get(i)[1]));
     }
+  }
+
+  /** One line of {@link #timeline}: how many inserts, p50, p99 and max of {@code ms}, under {@code label}. */
+  private static void timelineRow(String indent, String label, List<Double> ms) {
+    Window w = Window.of(ms);
+    int width = 82 - indent.length();
+    System.out.printf("%s%-" + width + "s %6d inserts  p50 %6.3f  p99 %6.3f  max %7.2f ms%n", indent,
+        label.length() > width ? label.substring(0, width) : label, w.count(), w.p(0.5), w.p(0.99), w.max());
   }
 
   /**
@@ -838,13 +892,6 @@ public final class WorkerBenchmark {
     } catch (java.io.IOException e) {
       return "n/a";
     }
-  }
-
-  private static double median(double[] values) {
-    double[] sorted = values.clone();
-    Arrays.sort(sorted);
-    int m = sorted.length / 2;
-    return sorted.length % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
   }
 
   private static double min(double[] values) {
