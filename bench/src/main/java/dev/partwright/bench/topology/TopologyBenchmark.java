@@ -1,5 +1,6 @@
 package dev.partwright.bench.topology;
 
+import dev.partwright.bench.Stats;
 import dev.partwright.embedded.EmbeddedKafka;
 import dev.partwright.embedded.Servers;
 import dev.partwright.schemas.PartwrightSerdes;
@@ -157,7 +158,7 @@ public final class TopologyBenchmark {
               KafkaStreams streams = startTopology(kafka.bootstrapServers(), config, "bench-demand-" + run + "-" + r,
                   threads, work, meters);
               try {
-                          // ends like the raw consumer's and the floor's: when the last event was read and processed
+                // ends like the raw consumer's and the floor's: when the last event was read and processed
                 // (the keyer's work on it done); the planner's counter, which also waits for the held
                 // summaries' next period (up to a second of idling, not of work), is shown beside it
                 List<Rate> spans = Rate.measure(events, consumed(streams, config.ingestionTopic()),
@@ -187,7 +188,7 @@ public final class TopologyBenchmark {
       KafkaStreams streams = startTopology(kafka.bootstrapServers(), config, "bench-demand-" + run + "-surges", threads,
           work, meters);
       try {
-          Rate.measure(events, consumed(streams, config.ingestionTopic()));
+        Rate.measure(events, consumed(streams, config.ingestionTopic()));
         List<Double> surge = surgeLatencies(kafka.bootstrapServers(), config, surges, tenants);
         List<Double> roundTrip = roundTrips(kafka.bootstrapServers(), ping, surges);
 
@@ -224,8 +225,7 @@ public final class TopologyBenchmark {
   /** "median (lowest-highest)" of column {@code i}. */
   private static String medianOf(List<double[]> rows, int i) {
     double[] v = rows.stream().mapToDouble(r -> r[i]).sorted().toArray();
-    double median = v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-    return String.format("%.2f (%.2f-%.2f)", median, v[0], v[v.length - 1]);
+    return String.format("%.2f (%.2f-%.2f)", Stats.median(v), v[0], v[v.length - 1]);
   }
 
   /**
