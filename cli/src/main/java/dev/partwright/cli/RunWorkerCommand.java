@@ -48,7 +48,7 @@ final class RunWorkerCommand extends LongRunningCommand {
   @Option(names = "--monitor-interval", paramLabel = "DURATION", defaultValue = "15s", converter = Durations.class,
       description = "How often the database gauges (partwright_db_*: replication lag, lock waits, unaligned indexes)"
           + " are refreshed (default: ${DEFAULT-VALUE}).")
-  java.time.Duration monitorInterval;
+  Duration monitorInterval;
 
   private volatile ProvisioningWorker worker;
 

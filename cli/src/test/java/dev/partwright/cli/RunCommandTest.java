@@ -27,6 +27,7 @@ import dev.partwright.schemas.Strategy;
 import dev.partwright.schemas.Topics;
 import dev.partwright.streams.PlannerConfig;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -34,6 +35,8 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
@@ -45,6 +48,8 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -189,7 +194,7 @@ class RunCommandTest {
     try {
       get(port, "/healthz");
       throw new AssertionError("the metrics endpoint still answers after the worker stopped");
-    } catch (java.io.IOException expected) {
+    } catch (IOException expected) {
       // connection refused
     }
   }
@@ -243,7 +248,7 @@ class RunCommandTest {
     CommandStoreConfig store = store(prefix);
     Started<RunTopologyCommand> topology = start(new RunTopologyCommand(), "--bootstrap-servers",
         kafka.bootstrapServers(), "--topic-prefix", prefix, "--application-id", prefix + "-demand",
-        "--state-dir", java.nio.file.Files.createTempDirectory("run-topology").toString(), "--metrics-port", "0");
+        "--state-dir", Files.createTempDirectory("run-topology").toString(), "--metrics-port", "0");
     await().atMost(Duration.ofSeconds(90)).until(() -> topology.exit().isDone() || topology.command().streams() != null
         && topology.command().streams().state() == KafkaStreams.State.RUNNING);
     assertThat(topology.exit()).as(topology.err().toString()).isNotDone();
@@ -333,17 +338,17 @@ class RunCommandTest {
   }
 
   /** The partwright_ metric names the expressions of one group of deploy/prometheus/partwright-rules.yaml use. */
-  private static List<String> alertRuleMetrics(String group) throws java.io.IOException {
-    List<String> lines = java.nio.file.Files.readAllLines(
-        java.nio.file.Path.of("..", "deploy", "prometheus", "partwright-rules.yaml"), StandardCharsets.UTF_8);
+  private static List<String> alertRuleMetrics(String group) throws IOException {
+    List<String> lines = Files.readAllLines(Path.of("..", "deploy", "prometheus", "partwright-rules.yaml"),
+        StandardCharsets.UTF_8);
     List<String> names = new ArrayList<>();
     boolean inGroup = false;
-    java.util.regex.Pattern metric = java.util.regex.Pattern.compile("partwright_[a-z_]+");
+    Pattern metric = Pattern.compile("partwright_[a-z_]+");
     for (String line : lines) {
       if (line.trim().startsWith("- name: ")) {
         inGroup = line.trim().equals("- name: " + group);
       } else if (inGroup && line.trim().startsWith("expr:")) {
-        java.util.regex.Matcher m = metric.matcher(line);
+        Matcher m = metric.matcher(line);
         while (m.find()) {
           if (!names.contains(m.group())) {
             names.add(m.group());

@@ -21,8 +21,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * the provisioning worker, and measured inside the worker's JVM the inserts' p99 would be the
  * worker's collection pauses. Driven over stdin, one command a line: {@code table NAME} (prepare
  * inserts into it), {@code start}, {@code stop} (answers {@code latencies N ns1 ns2 ...}),
- * {@code once N} (N inserts at once, the loop stopped; answers {@code latencies N ns1 ...}), {@code starts} (answers {@code starts N t1 t2 ...}, when the last window's inserts began), {@code jit}
- * (answers {@code jit MS}, this JVM's JIT compiler time so far), {@code quit}.
+ * {@code once N} (N inserts at once, the loop stopped; answers {@code latencies N ns1 ...}),
+ * {@code starts} (answers {@code starts N t1 t2 ...}, when the last window's inserts began),
+ * {@code jit} (answers {@code jit MS}, this JVM's JIT compiler time so far), {@code quit}.
  */
 public final class InsertLoad {
 
